@@ -1,0 +1,146 @@
+// The only door to llama.cpp. Everything else in dare speaks in our own
+// tokens, batches and logit spans, so drafting and verification can be tested
+// without a model. Errors from llama.cpp become dare::error with a clear cause
+// (missing file, not a GGUF, unsupported architecture, context too small).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dare {
+
+using token = int32_t;
+using seq_id = int32_t;
+using pos_t = int32_t;
+
+// Facts about a loaded model, as llama.cpp reports them.
+struct model_info {
+    std::string path;
+    std::string description;   // e.g. "llama ?B Q4_1"
+    std::string architecture;  // general.architecture
+    std::string name;          // general.name (may be empty)
+    uint64_t n_params = 0;
+    uint64_t size_bytes = 0;   // tensor bytes
+    int32_t n_layer = 0;
+    int32_t n_embd = 0;
+    int32_t n_head = 0;
+    int32_t n_head_kv = 0;
+    int32_t n_ctx_train = 0;
+    int32_t n_vocab = 0;
+    uint64_t vocab_fingerprint = 0;  // hash of every token's text: pools refuse other vocabularies
+};
+
+struct chat_message {
+    std::string role;  // "system", "user", "assistant"
+    std::string content;
+};
+
+struct model_options {
+    int32_t n_gpu_layers = 0;  // layers offloaded to a GPU backend when one is built in (-1 = all)
+    bool verbose = false;      // pass llama.cpp's own log through to stderr
+};
+
+// A loaded GGUF model and its vocabulary. Thread-compatible (const methods may
+// run concurrently).
+class model {
+  public:
+    // Throws dare::error naming the cause.
+    explicit model(const std::string & path, const model_options & opts = {});
+    ~model();
+    model(const model &) = delete;
+    model & operator=(const model &) = delete;
+
+    const model_info & info() const { return info_; }
+    int32_t n_vocab() const { return info_.n_vocab; }
+
+    // add_special: BOS etc. as the model wants; parse_special: "<|im_start|>"
+    // in the text becomes the control token.
+    std::vector<token> tokenize(const std::string & text, bool add_special, bool parse_special) const;
+    // Text of a token sequence; special tokens are not rendered.
+    std::string detokenize(std::span<const token> tokens) const;
+    // Text of one token (appendable piece).
+    std::string token_piece(token t) const;
+    bool is_eog(token t) const;
+
+    // Formats messages with the model's own chat template (from its GGUF);
+    // add_assistant appends the assistant-turn opener.
+    std::string apply_chat_template(const std::vector<chat_message> & messages, bool add_assistant) const;
+
+    struct impl;
+    impl & get() const { return *impl_; }
+
+  private:
+    std::unique_ptr<impl> impl_;
+    model_info info_;
+};
+
+// One decode call's worth of tokens, each at a position and in one or more
+// sequences; `logits` marks the rows whose next-token logits are wanted.
+// Plain vectors reused across steps, so a hot loop allocates nothing once the
+// capacity is reached.
+struct batch {
+    std::vector<token> tokens;
+    std::vector<pos_t> positions;
+    std::vector<int32_t> seq_offsets;  // seq ids of row i: seq_ids[seq_offsets[i] .. seq_offsets[i+1])
+    std::vector<seq_id> seq_ids;
+    std::vector<int8_t> logits;
+
+    batch() { seq_offsets.push_back(0); }
+    void clear();
+    // Adds a row in one sequence; returns its row index.
+    int32_t add(token t, pos_t pos, seq_id seq, bool want_logits);
+    // Adds a row shared by several sequences (tree nodes visible to many leaves).
+    int32_t add(token t, pos_t pos, std::span<const seq_id> seqs, bool want_logits);
+    int32_t size() const { return static_cast<int32_t>(tokens.size()); }
+    bool empty() const { return tokens.empty(); }
+};
+
+struct context_options {
+    uint32_t n_ctx = 4096;     // total KV cells across all sequences
+    uint32_t n_batch = 512;    // most tokens one decode call takes
+    uint32_t n_seq_max = 1;    // distinct sequences (tree branches, parallel records)
+    int32_t n_threads = 0;     // 0 = hardware threads
+    bool kv_unified = true;    // one KV buffer shared by all sequences (needed for trees)
+    bool embeddings = false;   // embedding mode (mean pooling), for encoders
+};
+
+// A llama.cpp context: KV cache plus compute state. Not thread-safe.
+class context {
+  public:
+    context(const model & m, const context_options & opts);
+    ~context();
+    context(const context &) = delete;
+    context & operator=(const context &) = delete;
+
+    // Runs the model over the batch (split internally if larger than n_batch).
+    // Throws dare::error if the KV cache is full or llama.cpp fails.
+    void decode(const batch & b);
+    // Next-token logits of the row `row` of the last decoded batch (marked with
+    // want_logits); n_vocab floats.
+    std::span<const float> logits(int32_t row) const;
+
+    // KV cache bookkeeping per sequence; p1 < 0 means "to the end".
+    void seq_rm(seq_id s, pos_t p0, pos_t p1 = -1);
+    void seq_cp(seq_id src, seq_id dst, pos_t p0 = 0, pos_t p1 = -1);
+    void seq_keep(seq_id s);
+    // Highest position stored for the sequence, -1 when empty.
+    pos_t seq_pos_max(seq_id s) const;
+    void clear();
+
+    uint32_t n_ctx() const;
+    uint32_t n_seq_max() const;
+    const model & get_model() const { return model_; }
+
+  private:
+    const model & model_;
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Index of the largest value (first one on ties).
+token argmax(std::span<const float> logits);
+
+}  // namespace dare

@@ -1,0 +1,64 @@
+// Recommendation datasets in one in-memory shape: items with titles and
+// genres, users with optional demographics, and time-stamped ratings.
+// Loaders report every malformed row with file and line; nothing is dropped
+// silently (see dataset::problems).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dare {
+
+struct item {
+    std::string id;     // the dataset's own id, as text
+    std::string title;  // UTF-8
+    std::vector<std::string> genres;
+};
+
+struct user {
+    std::string id;
+    std::string gender;      // empty when the dataset has no demographics
+    std::string age;
+    std::string occupation;
+};
+
+struct interaction {
+    int32_t user = 0;  // index into dataset::users
+    int32_t item = 0;  // index into dataset::items
+    float rating = 0;
+    int64_t timestamp = 0;
+};
+
+struct row_problem {
+    std::string file;
+    long line = 0;
+    std::string what;
+};
+
+struct dataset {
+    std::string name;    // folder name
+    std::string format;  // "ml-latest" ...
+    std::vector<item> items;
+    std::vector<user> users;
+    std::vector<interaction> interactions;
+    std::vector<row_problem> problems;  // malformed rows that were skipped
+};
+
+struct load_options {
+    bool strict = false;  // first malformed row is a fatal error
+};
+
+// Detects the dataset's shape from the folder's files and loads it.
+// Throws dare::error if the folder is not a dataset it knows, or (strict) on
+// the first malformed row.
+dataset load_dataset(const std::string & dir, const load_options & opts = {});
+
+// Splits one CSV line (RFC 4180 quoting, no embedded newlines). Returns false
+// on an unterminated quote.
+bool split_csv_line(const std::string & line, std::vector<std::string> & fields);
+
+// Items ordered by number of ratings, most-rated first (ties by position).
+std::vector<int32_t> items_by_popularity(const dataset & d);
+
+}  // namespace dare

@@ -1,0 +1,77 @@
+// Plain autoregressive decoding: the reference every speculative mode is
+// measured against (speed) and must reproduce (strict verification).
+// Accounting: `tokens` counts every token the model produced, the final
+// end-of-generation token included (it cost a forward pass); `text` omits it.
+// `forward_passes` counts decode calls that produced tokens, the prompt's
+// prefill included, so plain decoding has tau = tokens / forward_passes = 1.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dare/backend.h"
+
+namespace dare {
+
+struct generation_options {
+    int32_t max_tokens = 256;
+    float temperature = 0.0f;  // 0 = greedy (argmax); > 0 = sample from softmax(logits / T)
+    uint64_t seed = 42;        // sampling seed for this record
+};
+
+struct generation_stats {
+    int32_t prompt_tokens = 0;
+    int32_t tokens = 0;
+    int32_t forward_passes = 0;
+    int32_t draft_tokens = 0;
+    int32_t accepted_tokens = 0;
+    double prefill_seconds = 0;
+    double retrieval_seconds = 0;
+    double verify_seconds = 0;
+    double seconds = 0;  // whole record: prefill + decoding
+    double tau() const { return forward_passes ? static_cast<double>(tokens) / forward_passes : 0.0; }
+};
+
+struct generation_result {
+    std::vector<token> tokens;  // generated tokens, EOG included when produced
+    std::string text;           // detokenized, without the EOG token
+    bool stopped_at_eog = false;
+    generation_stats stats;
+};
+
+// Throws dare::error when prompt + max_tokens cannot fit the context.
+void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_tokens);
+
+// Clears sequence `seq` and decodes the prompt into it; returns the batch row
+// holding the logits of the last prompt token.
+int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq = 0);
+
+// Picks the next token: argmax at temperature 0, else a sample.
+class token_picker {
+  public:
+    token_picker(float temperature, uint64_t seed);
+    token pick(std::span<const float> logits);
+
+  private:
+    float temperature_;
+    uint64_t state_;
+    std::vector<float> probs_;
+};
+
+class vanilla_decoder {
+  public:
+    explicit vanilla_decoder(context & ctx) : ctx_(ctx) {}
+    generation_result generate(std::span<const token> prompt, const generation_options & opts);
+
+  private:
+    context & ctx_;
+    batch batch_;
+};
+
+// Seed for one record: mixes the run's seed with the record id so a resumed
+// run samples each record exactly as an uninterrupted one would.
+uint64_t record_seed(uint64_t run_seed, const std::string & record_id);
+
+}  // namespace dare

@@ -1,0 +1,62 @@
+// JSON-lines input and resumable output.
+// Input readers validate the whole file first and report the first bad line
+// as FILE:LINE. The record log appends one flushed line per record and, on
+// reopening, repairs a torn last line (from a kill) and reports which ids are
+// already done, so a rerun neither loses nor duplicates records.
+#pragma once
+
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dare {
+
+using json = nlohmann::json;
+
+struct prompt_record {
+    std::string id;  // the id as text (numbers are kept as their JSON text)
+    json id_json;    // the id exactly as given, echoed into outputs
+    std::string prompt;
+    long line = 0;   // 1-based line in the source file
+};
+
+// Reads {"id": ..., "prompt": "..."} lines (blank lines skipped; other keys
+// ignored). Throws dare::error "FILE:LINE: ..." on the first malformed line or
+// duplicate id, or if the file cannot be read or holds no record.
+std::vector<prompt_record> read_prompts_jsonl(const std::string & path);
+
+// Canonical text of a JSON id: strings as-is, numbers as their JSON text.
+std::string id_text(const json & id);
+
+// Append-only JSONL file of records keyed by "id".
+class record_log {
+  public:
+    // Opens (creating if needed) `path`. Existing complete lines are kept and
+    // their ids collected; an incomplete or unparsable *last* line is cut off
+    // (a torn write); a malformed line elsewhere is an error (FILE:LINE).
+    // `fresh` truncates the file instead.
+    record_log(const std::string & path, bool fresh = false);
+    ~record_log();
+    record_log(const record_log &) = delete;
+    record_log & operator=(const record_log &) = delete;
+
+    bool contains(const std::string & id) const { return done_.count(id) != 0; }
+    size_t size() const { return done_.size(); }
+    const std::vector<json> & existing() const { return existing_; }
+    bool repaired_torn_line() const { return repaired_; }
+
+    // Writes one line and flushes it to the OS, so a later kill cannot lose it.
+    void append(const json & record);
+
+  private:
+    std::string path_;
+    int fd_ = -1;
+    std::set<std::string> done_;
+    std::vector<json> existing_;
+    bool repaired_ = false;
+};
+
+}  // namespace dare

@@ -1,0 +1,30 @@
+// Knowledge prompts (the KAR recipe) for items and users, with named
+// placeholders so a team can swap the wording without touching code.
+// Placeholders: {title} {genres} for items; {history} {profile} for users.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dare/dataset.h"
+
+namespace dare {
+
+struct prompt_templates {
+    std::string item;
+    std::string user;
+    static prompt_templates kar_movies();
+};
+
+// Replaces every {name} with vars[name]; throws dare::error on an unknown
+// placeholder or an unbalanced brace, so a typo in a template cannot pass.
+std::string render_template(const std::string & tmpl, const std::map<std::string, std::string> & vars);
+
+std::string item_prompt(const prompt_templates & t, const item & it);
+
+// The user's history is their ratings in time order, the most recent
+// `history_max` kept.
+std::string user_prompt(const prompt_templates & t, const dataset & d, int32_t user_index, int history_max);
+
+}  // namespace dare

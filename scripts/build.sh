@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing (scripts/setup.sh), then configures and builds dare
+# in ${DARE_BUILD_DIR:-build}. Quiet when there is nothing to do; the full log
+# is in <build>/build.log and is shown when the build fails.
+# Extra arguments go to CMake's configure step (e.g. -DDARE_CUDA=ON).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+BUILD="${DARE_BUILD_DIR:-build}"
+mkdir -p "$BUILD"
+if [ ! -f "$BUILD/CMakeCache.txt" ] || [ $# -gt 0 ]; then
+  if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" >"$BUILD/configure.log" 2>&1; then
+    tail -n 40 "$BUILD/configure.log" >&2
+    echo "[build] configure failed; full log: $BUILD/configure.log" >&2
+    exit 1
+  fi
+fi
+if [ ! -x "$BUILD/tools/dare/dare" ]; then
+  echo "[build] building dare and llama.cpp in $BUILD (a few minutes the first time)" >&2
+fi
+if ! cmake --build "$BUILD" -j"$(nproc)" >"$BUILD/build.log" 2>&1; then
+  grep -E 'error|Error' "$BUILD/build.log" | head -n 40 >&2 || true
+  tail -n 20 "$BUILD/build.log" >&2
+  echo "[build] build failed; full log: $BUILD/build.log" >&2
+  exit 1
+fi

@@ -1,0 +1,386 @@
+// llama.cpp wrapper: model loading with diagnosable errors, tokenization,
+// chat templates, batched decode and per-sequence KV bookkeeping.
+#include "dare/backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "dare/error.h"
+#include "llama.h"
+
+namespace dare {
+namespace {
+
+// llama.cpp logs through one global callback. We keep its recent warnings and
+// errors so a failed load can say *why*, and only echo them when asked.
+std::atomic<bool> g_verbose{false};
+std::mutex g_log_mutex;
+std::deque<std::string> g_log_tail;
+
+void log_callback(ggml_log_level level, const char * text, void *) {
+    if (g_verbose.load()) {
+        std::fputs(text, stderr);
+    }
+    if (level != GGML_LOG_LEVEL_ERROR && level != GGML_LOG_LEVEL_WARN) {
+        return;
+    }
+    std::lock_guard lock(g_log_mutex);
+    g_log_tail.emplace_back(text);
+    while (g_log_tail.size() > 32) {
+        g_log_tail.pop_front();
+    }
+}
+
+void backend_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        llama_log_set(log_callback, nullptr);
+        llama_backend_init();
+    });
+}
+
+std::vector<std::string> take_log_tail() {
+    std::lock_guard lock(g_log_mutex);
+    std::vector<std::string> out(g_log_tail.begin(), g_log_tail.end());
+    g_log_tail.clear();
+    return out;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+// Turns a failed llama_model_load_from_file into the cause a user can act on.
+std::string explain_load_failure(const std::string & path) {
+    const auto tail = take_log_tail();
+    for (const auto & line : tail) {
+        auto at = line.find("unknown model architecture");
+        if (at != std::string::npos) {
+            return path + ": unsupported model architecture (" + trim(line.substr(at)) +
+                   "); this build of llama.cpp cannot run it";
+        }
+    }
+    std::string last;
+    for (const auto & line : tail) {
+        last += "\n  llama.cpp: " + trim(line);
+    }
+    return path + ": llama.cpp could not load this GGUF model" + (last.empty() ? "" : last);
+}
+
+void check_gguf_file(const std::string & path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        throw error("model file not found: " + path);
+    }
+    if (!fs::is_regular_file(path, ec)) {
+        throw error("model path is not a regular file: " + path);
+    }
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {0, 0, 0, 0};
+    in.read(magic, 4);
+    if (!in || std::memcmp(magic, "GGUF", 4) != 0) {
+        throw error(path + ": not a GGUF model file (it does not start with the GGUF magic bytes)");
+    }
+}
+
+std::string meta_string(const llama_model * m, const char * key) {
+    char buf[512];
+    int32_t n = llama_model_meta_val_str(m, key, buf, sizeof buf);
+    return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof buf - 1));
+}
+
+uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
+    const auto * p = static_cast<const unsigned char *>(data);
+    for (size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+}  // namespace
+
+struct model::impl {
+    llama_model * m = nullptr;
+    const llama_vocab * vocab = nullptr;
+    std::string chat_template;
+    ~impl() {
+        if (m) {
+            llama_model_free(m);
+        }
+    }
+};
+
+model::model(const std::string & path, const model_options & opts) : impl_(std::make_unique<impl>()) {
+    backend_init_once();
+    g_verbose.store(opts.verbose);
+    check_gguf_file(path);
+    take_log_tail();
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = opts.n_gpu_layers;
+    impl_->m = llama_model_load_from_file(path.c_str(), mp);
+    if (!impl_->m) {
+        throw error(explain_load_failure(path));
+    }
+    if (!llama_model_has_decoder(impl_->m) || llama_model_has_encoder(impl_->m)) {
+        throw error(path + ": unsupported model: dare needs a decoder-only model");
+    }
+    impl_->vocab = llama_model_get_vocab(impl_->m);
+
+    info_.path = path;
+    char desc[256];
+    llama_model_desc(impl_->m, desc, sizeof desc);
+    info_.description = desc;
+    info_.architecture = meta_string(impl_->m, "general.architecture");
+    info_.name = meta_string(impl_->m, "general.name");
+    info_.n_params = llama_model_n_params(impl_->m);
+    info_.size_bytes = llama_model_size(impl_->m);
+    info_.n_layer = llama_model_n_layer(impl_->m);
+    info_.n_embd = llama_model_n_embd(impl_->m);
+    info_.n_head = llama_model_n_head(impl_->m);
+    info_.n_head_kv = llama_model_n_head_kv(impl_->m);
+    info_.n_ctx_train = llama_model_n_ctx_train(impl_->m);
+    info_.n_vocab = llama_vocab_n_tokens(impl_->vocab);
+
+    uint64_t h = 14695981039346656037ull;
+    h = fnv1a(h, &info_.n_vocab, sizeof info_.n_vocab);
+    for (int32_t t = 0; t < info_.n_vocab; ++t) {
+        const char * s = llama_vocab_get_text(impl_->vocab, t);
+        h = fnv1a(h, s, std::strlen(s) + 1);
+    }
+    info_.vocab_fingerprint = h;
+
+    const char * tmpl = llama_model_chat_template(impl_->m, nullptr);
+    impl_->chat_template = tmpl ? tmpl : "";
+}
+
+model::~model() = default;
+
+std::vector<token> model::tokenize(const std::string & text, bool add_special, bool parse_special) const {
+    std::vector<token> out(text.size() + 8);
+    int32_t n = llama_tokenize(impl_->vocab, text.data(), static_cast<int32_t>(text.size()), out.data(),
+                               static_cast<int32_t>(out.size()), add_special, parse_special);
+    if (n < 0) {
+        if (n == INT32_MIN) {
+            throw error("text too long to tokenize");
+        }
+        out.resize(-n);
+        n = llama_tokenize(impl_->vocab, text.data(), static_cast<int32_t>(text.size()), out.data(),
+                           static_cast<int32_t>(out.size()), add_special, parse_special);
+    }
+    out.resize(std::max(n, 0));
+    return out;
+}
+
+std::string model::detokenize(std::span<const token> tokens) const {
+    std::string out(tokens.size() * 8 + 16, '\0');
+    int32_t n = llama_detokenize(impl_->vocab, tokens.data(), static_cast<int32_t>(tokens.size()), out.data(),
+                                 static_cast<int32_t>(out.size()), false, false);
+    if (n < 0) {
+        out.resize(-n);
+        n = llama_detokenize(impl_->vocab, tokens.data(), static_cast<int32_t>(tokens.size()), out.data(),
+                             static_cast<int32_t>(out.size()), false, false);
+    }
+    out.resize(std::max(n, 0));
+    return out;
+}
+
+std::string model::token_piece(token t) const {
+    char buf[256];
+    int32_t n = llama_token_to_piece(impl_->vocab, t, buf, sizeof buf, 0, false);
+    if (n < 0) {
+        std::string big(-n, '\0');
+        n = llama_token_to_piece(impl_->vocab, t, big.data(), static_cast<int32_t>(big.size()), 0, false);
+        big.resize(std::max(n, 0));
+        return big;
+    }
+    return std::string(buf, n);
+}
+
+bool model::is_eog(token t) const { return llama_vocab_is_eog(impl_->vocab, t); }
+
+std::string model::apply_chat_template(const std::vector<chat_message> & messages, bool add_assistant) const {
+    if (impl_->chat_template.empty()) {
+        throw error(info_.path + ": the model has no chat template (tokenizer.chat_template is missing)");
+    }
+    std::vector<llama_chat_message> msgs;
+    size_t total = 0;
+    for (const auto & m : messages) {
+        msgs.push_back({m.role.c_str(), m.content.c_str()});
+        total += m.role.size() + m.content.size();
+    }
+    std::string out(2 * total + 256, '\0');
+    int32_t n = llama_chat_apply_template(impl_->chat_template.c_str(), msgs.data(), msgs.size(), add_assistant,
+                                          out.data(), static_cast<int32_t>(out.size()));
+    if (n > static_cast<int32_t>(out.size())) {
+        out.resize(n);
+        n = llama_chat_apply_template(impl_->chat_template.c_str(), msgs.data(), msgs.size(), add_assistant,
+                                      out.data(), static_cast<int32_t>(out.size()));
+    }
+    if (n < 0) {
+        throw error(info_.path + ": the model's chat template is not one llama.cpp can apply");
+    }
+    out.resize(n);
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+
+void batch::clear() {
+    tokens.clear();
+    positions.clear();
+    seq_offsets.resize(1);
+    seq_ids.clear();
+    logits.clear();
+}
+
+int32_t batch::add(token t, pos_t pos, seq_id seq, bool want_logits) {
+    return add(t, pos, std::span<const seq_id>(&seq, 1), want_logits);
+}
+
+int32_t batch::add(token t, pos_t pos, std::span<const seq_id> seqs, bool want_logits) {
+    tokens.push_back(t);
+    positions.push_back(pos);
+    seq_ids.insert(seq_ids.end(), seqs.begin(), seqs.end());
+    seq_offsets.push_back(static_cast<int32_t>(seq_ids.size()));
+    logits.push_back(want_logits ? 1 : 0);
+    return size() - 1;
+}
+
+// ---------------------------------------------------------------------------
+
+struct context::impl {
+    llama_context * ctx = nullptr;
+    int32_t n_vocab = 0;
+    uint32_t n_batch = 0;
+    int32_t last_chunk_begin = 0;  // rows before this were decoded in an earlier chunk
+    int32_t last_chunk_end = 0;
+    // Scratch for the llama_batch view, reused across calls.
+    std::vector<int32_t> n_seq_id;
+    std::vector<llama_seq_id *> seq_ptrs;
+    ~impl() {
+        if (ctx) {
+            llama_free(ctx);
+        }
+    }
+};
+
+context::context(const model & m, const context_options & opts) : model_(m), impl_(std::make_unique<impl>()) {
+    if (opts.n_ctx < 16) {
+        throw error("context too small: --ctx must be at least 16 tokens (got " + std::to_string(opts.n_ctx) + ")");
+    }
+    if (opts.n_seq_max < 1) {
+        throw error("n_seq_max must be at least 1");
+    }
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = opts.n_ctx;
+    cp.n_batch = std::min(opts.n_batch, opts.n_ctx);
+    cp.n_ubatch = cp.n_batch;
+    cp.n_seq_max = opts.n_seq_max;
+    int32_t threads = opts.n_threads > 0 ? opts.n_threads : static_cast<int32_t>(std::thread::hardware_concurrency());
+    cp.n_threads = std::max(threads, 1);
+    cp.n_threads_batch = cp.n_threads;
+    cp.kv_unified = opts.kv_unified;
+    cp.no_perf = true;
+    cp.embeddings = opts.embeddings;
+    if (opts.embeddings) {
+        cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+    }
+    take_log_tail();
+    impl_->ctx = llama_init_from_model(m.get().m, cp);
+    if (!impl_->ctx) {
+        std::string why;
+        for (const auto & line : take_log_tail()) {
+            why += "\n  llama.cpp: " + trim(line);
+        }
+        throw error("could not create a llama.cpp context (n_ctx=" + std::to_string(opts.n_ctx) + ")" + why);
+    }
+    impl_->n_vocab = m.n_vocab();
+    impl_->n_batch = llama_n_batch(impl_->ctx);
+}
+
+context::~context() = default;
+
+void context::decode(const batch & b) {
+    const int32_t n = b.size();
+    auto & s = *impl_;
+    s.n_seq_id.resize(n);
+    s.seq_ptrs.resize(n);
+    for (int32_t i = 0; i < n; ++i) {
+        s.n_seq_id[i] = b.seq_offsets[i + 1] - b.seq_offsets[i];
+        s.seq_ptrs[i] = const_cast<llama_seq_id *>(b.seq_ids.data() + b.seq_offsets[i]);
+    }
+    for (int32_t begin = 0; begin < n; begin += static_cast<int32_t>(s.n_batch)) {
+        const int32_t len = std::min<int32_t>(static_cast<int32_t>(s.n_batch), n - begin);
+        llama_batch lb{};
+        lb.n_tokens = len;
+        lb.token = const_cast<llama_token *>(b.tokens.data() + begin);
+        lb.pos = const_cast<llama_pos *>(b.positions.data() + begin);
+        lb.n_seq_id = s.n_seq_id.data() + begin;
+        lb.seq_id = s.seq_ptrs.data() + begin;
+        lb.logits = const_cast<int8_t *>(b.logits.data() + begin);
+        const int32_t rc = llama_decode(s.ctx, lb);
+        if (rc == 1) {
+            throw error("context too small: the KV cache is full (n_ctx=" + std::to_string(n_ctx()) +
+                        " tokens); raise --ctx or lower --max-tokens");
+        }
+        if (rc != 0) {
+            std::string why;
+            for (const auto & line : take_log_tail()) {
+                why += "\n  llama.cpp: " + trim(line);
+            }
+            throw error("llama_decode failed with code " + std::to_string(rc) + why);
+        }
+        s.last_chunk_begin = begin;
+        s.last_chunk_end = begin + len;
+    }
+}
+
+std::span<const float> context::logits(int32_t row) const {
+    if (row < impl_->last_chunk_begin || row >= impl_->last_chunk_end) {
+        throw error("internal: logits requested for a row outside the last decoded chunk");
+    }
+    const float * p = llama_get_logits_ith(impl_->ctx, row - impl_->last_chunk_begin);
+    if (!p) {
+        throw error("internal: no logits for batch row " + std::to_string(row) + " (not marked for output)");
+    }
+    return {p, static_cast<size_t>(impl_->n_vocab)};
+}
+
+void context::seq_rm(seq_id s, pos_t p0, pos_t p1) {
+    if (!llama_memory_seq_rm(llama_get_memory(impl_->ctx), s, p0, p1)) {
+        throw error("internal: KV cache removal failed for sequence " + std::to_string(s));
+    }
+}
+
+void context::seq_cp(seq_id src, seq_id dst, pos_t p0, pos_t p1) {
+    llama_memory_seq_cp(llama_get_memory(impl_->ctx), src, dst, p0, p1);
+}
+
+void context::seq_keep(seq_id s) { llama_memory_seq_keep(llama_get_memory(impl_->ctx), s); }
+
+pos_t context::seq_pos_max(seq_id s) const { return llama_memory_seq_pos_max(llama_get_memory(impl_->ctx), s); }
+
+void context::clear() { llama_memory_clear(llama_get_memory(impl_->ctx), true); }
+
+uint32_t context::n_ctx() const { return llama_n_ctx(impl_->ctx); }
+
+uint32_t context::n_seq_max() const { return llama_n_seq_max(impl_->ctx); }
+
+token argmax(std::span<const float> logits) {
+    return static_cast<token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+}  // namespace dare

@@ -1,0 +1,116 @@
+// Plain autoregressive decoding, prefill, and token picking.
+#include <chrono>
+#include <cmath>
+
+#include "dare/error.h"
+#include "dare/generate.h"
+
+namespace dare {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// splitmix64: small, well-mixed, and reproducible on every platform (unlike
+// the standard distributions, whose output is implementation-defined).
+uint64_t splitmix64(uint64_t & s) {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+}  // namespace
+
+void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_tokens) {
+    const size_t need = prompt_tokens + static_cast<size_t>(max_tokens) + 1;
+    if (need > ctx.n_ctx()) {
+        throw error("context too small: a prompt of " + std::to_string(prompt_tokens) + " tokens plus --max-tokens " +
+                    std::to_string(max_tokens) + " needs " + std::to_string(need) + " tokens but --ctx is " +
+                    std::to_string(ctx.n_ctx()));
+    }
+}
+
+int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq) {
+    if (prompt.empty()) {
+        throw error("empty prompt");
+    }
+    ctx.seq_rm(seq, 0, -1);
+    b.clear();
+    for (size_t i = 0; i < prompt.size(); ++i) {
+        b.add(prompt[i], static_cast<pos_t>(i), seq, i + 1 == prompt.size());
+    }
+    ctx.decode(b);
+    return b.size() - 1;
+}
+
+token_picker::token_picker(float temperature, uint64_t seed) : temperature_(temperature), state_(seed) {}
+
+token token_picker::pick(std::span<const float> logits) {
+    if (temperature_ <= 0.0f) {
+        return argmax(logits);
+    }
+    probs_.resize(logits.size());
+    const float mx = logits[argmax(logits)];
+    double sum = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        probs_[i] = std::exp((logits[i] - mx) / temperature_);
+        sum += probs_[i];
+    }
+    const double u = static_cast<double>(splitmix64(state_) >> 11) * 0x1.0p-53 * sum;
+    double acc = 0;
+    for (size_t i = 0; i < probs_.size(); ++i) {
+        acc += probs_[i];
+        if (u < acc) {
+            return static_cast<token>(i);
+        }
+    }
+    return argmax(logits);
+}
+
+generation_result vanilla_decoder::generate(std::span<const token> prompt, const generation_options & opts) {
+    check_fits_context(ctx_, prompt.size(), opts.max_tokens);
+    const model & m = ctx_.get_model();
+    generation_result r;
+    r.stats.prompt_tokens = static_cast<int32_t>(prompt.size());
+    r.tokens.reserve(opts.max_tokens);
+    token_picker picker(opts.temperature, opts.seed);
+
+    const auto t0 = clock_type::now();
+    int32_t row = prefill(ctx_, batch_, prompt, 0);
+    r.stats.prefill_seconds = seconds_since(t0);
+    r.stats.forward_passes = 1;
+    pos_t pos = static_cast<pos_t>(prompt.size());
+    while (true) {
+        const token t = picker.pick(ctx_.logits(row));
+        r.tokens.push_back(t);
+        if (m.is_eog(t)) {
+            r.stopped_at_eog = true;
+            break;
+        }
+        if (static_cast<int32_t>(r.tokens.size()) >= opts.max_tokens) {
+            break;
+        }
+        batch_.clear();
+        row = batch_.add(t, pos++, 0, true);
+        ctx_.decode(batch_);
+        ++r.stats.forward_passes;
+    }
+    r.stats.seconds = seconds_since(t0);
+    r.stats.tokens = static_cast<int32_t>(r.tokens.size());
+    const size_t n_text = r.stopped_at_eog ? r.tokens.size() - 1 : r.tokens.size();
+    r.text = m.detokenize(std::span<const token>(r.tokens.data(), n_text));
+    return r;
+}
+
+uint64_t record_seed(uint64_t run_seed, const std::string & record_id) {
+    uint64_t h = 14695981039346656037ull ^ run_seed;
+    for (unsigned char c : record_id) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return splitmix64(h);
+}
+
+}  // namespace dare

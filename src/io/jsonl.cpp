@@ -1,0 +1,149 @@
+// JSONL prompt reader and the resumable record log.
+#include "dare/jsonl.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dare/error.h"
+
+namespace dare {
+
+std::string id_text(const json & id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
+
+std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw error(path + ": cannot open prompts file (" + std::strerror(errno) + ")");
+    }
+    std::vector<prompt_record> out;
+    std::set<std::string> seen;
+    std::string line;
+    long lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        if (!line.empty() && line.back() == '\r') {
+            line.pop_back();
+        }
+        if (line.find_first_not_of(" \t") == std::string::npos) {
+            continue;
+        }
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const json::parse_error & e) {
+            throw error_at(path, lineno, std::string("invalid JSON: ") + e.what());
+        }
+        if (!j.is_object()) {
+            throw error_at(path, lineno, "expected a JSON object with \"id\" and \"prompt\"");
+        }
+        if (!j.contains("id") || !(j["id"].is_string() || j["id"].is_number_integer())) {
+            throw error_at(path, lineno, "missing \"id\" (a string or an integer)");
+        }
+        if (!j.contains("prompt") || !j["prompt"].is_string()) {
+            throw error_at(path, lineno, "missing \"prompt\" (a string)");
+        }
+        prompt_record r;
+        r.id_json = j["id"];
+        r.id = id_text(r.id_json);
+        r.prompt = j["prompt"].get<std::string>();
+        r.line = lineno;
+        if (r.prompt.empty()) {
+            throw error_at(path, lineno, "empty \"prompt\"");
+        }
+        if (!seen.insert(r.id).second) {
+            throw error_at(path, lineno, "duplicate id " + r.id_json.dump());
+        }
+        out.push_back(std::move(r));
+    }
+    if (in.bad()) {
+        throw error(path + ": read error");
+    }
+    if (out.empty()) {
+        throw error(path + ": no prompts in file");
+    }
+    return out;
+}
+
+record_log::record_log(const std::string & path, bool fresh) : path_(path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::path(path).has_parent_path()) {
+        fs::create_directories(fs::path(path).parent_path(), ec);
+    }
+    if (!fresh && fs::exists(path, ec)) {
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::string content = ss.str();
+        size_t keep = 0;  // bytes of complete, valid lines
+        size_t pos = 0;
+        long lineno = 0;
+        while (pos < content.size()) {
+            ++lineno;
+            size_t nl = content.find('\n', pos);
+            const bool complete = nl != std::string::npos;
+            const std::string line = content.substr(pos, complete ? nl - pos : std::string::npos);
+            const size_t next = complete ? nl + 1 : content.size();
+            json j;
+            bool ok = true;
+            try {
+                j = json::parse(line);
+            } catch (const json::parse_error &) {
+                ok = false;
+            }
+            ok = ok && j.is_object() && j.contains("id");
+            if (!ok || !complete) {
+                if (next < content.size()) {
+                    throw error_at(path, lineno, "malformed record in existing output (not the last line, so not a "
+                                                 "torn write); fix or remove the file");
+                }
+                repaired_ = true;  // torn tail from an interrupted write: drop it
+                break;
+            }
+            done_.insert(id_text(j["id"]));
+            existing_.push_back(std::move(j));
+            keep = next;
+            pos = next;
+        }
+        if (repaired_) {
+            fs::resize_file(path, keep, ec);
+            if (ec) {
+                throw error(path + ": cannot repair torn last line: " + ec.message());
+            }
+        }
+    }
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (fresh ? O_TRUNC : 0), 0644);
+    if (fd_ < 0) {
+        throw error(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    }
+}
+
+record_log::~record_log() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void record_log::append(const json & record) {
+    const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+        ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw error(path_ + ": write failed (" + std::strerror(errno) + ")");
+        }
+        off += static_cast<size_t>(n);
+    }
+    done_.insert(id_text(record.at("id")));
+}
+
+}  // namespace dare

@@ -1,0 +1,182 @@
+// Backend: tokenizer round trip, chat template, errors for bad model files,
+// KV bookkeeping per sequence.
+#include <gtest/gtest.h>
+
+#include "dare/backend.h"
+#include "dare/error.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+TEST(Backend, TokenizerRoundTripOnRealModel) {
+    const auto & m = bundled_model();
+    const std::vector<std::string> texts = {
+        "Introduce movie Toy Story (1995) and describe its attributes.",
+        "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001), 4.5 stars; Léon: The Professional (1994)",
+        "numbers 12345 and punctuation!? -- \"quotes\" (parens) [brackets]",
+        "  leading spaces, tabs\tand\nnewlines\n",
+        "日本語のテキスト and emoji 🎬",
+    };
+    for (const auto & t : texts) {
+        const auto toks = m.tokenize(t, false, false);
+        ASSERT_FALSE(toks.empty()) << t;
+        for (auto tok : toks) {
+            ASSERT_GE(tok, 0);
+            ASSERT_LT(tok, m.n_vocab());
+        }
+        EXPECT_EQ(m.detokenize(toks), t);
+        std::string pieces;
+        for (auto tok : toks) {
+            pieces += m.token_piece(tok);
+        }
+        EXPECT_EQ(pieces, t);
+    }
+}
+
+TEST(Backend, ModelFactsAreTheBundledModel) {
+    const auto & i = bundled_model().info();
+    EXPECT_EQ(i.architecture, "llama");
+    EXPECT_EQ(i.n_layer, 30);
+    EXPECT_EQ(i.n_embd, 576);
+    EXPECT_EQ(i.n_vocab, 49152);
+    EXPECT_GT(i.n_params, 130'000'000u);
+    EXPECT_LT(i.n_params, 140'000'000u);
+    EXPECT_NE(i.vocab_fingerprint, 0u);
+}
+
+TEST(Backend, ChatTemplateWrapsTheUserTurn) {
+    const auto & m = bundled_model();
+    const std::string s = m.apply_chat_template({{"user", "Hello there"}}, true);
+    EXPECT_NE(s.find("Hello there"), std::string::npos);
+    EXPECT_NE(s.find("<|im_start|>user"), std::string::npos) << s;
+    EXPECT_NE(s.rfind("<|im_start|>assistant"), std::string::npos) << s;
+    // The control markers must become single special tokens, not text.
+    const auto toks = m.tokenize(s, true, true);
+    const auto plain = m.tokenize(s, true, false);
+    EXPECT_LT(toks.size(), plain.size());
+}
+
+TEST(Backend, EndOfGenerationToken) {
+    const auto & m = bundled_model();
+    const auto im_end = m.tokenize("<|im_end|>", false, true);
+    ASSERT_EQ(im_end.size(), 1u);
+    EXPECT_TRUE(m.is_eog(im_end[0]));
+    EXPECT_FALSE(m.is_eog(m.tokenize("movie", false, false)[0]));
+}
+
+TEST(Backend, MissingModelFileIsAClearError) {
+    try {
+        dare::model m("/nonexistent/dir/model.gguf");
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("model file not found: /nonexistent/dir/model.gguf"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Backend, NonGgufFileIsAClearError) {
+    temp_dir dir;
+    write_file(dir / "fake.gguf", "this is plain text, not a model\n");
+    try {
+        dare::model m(dir / "fake.gguf");
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("not a GGUF model file"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Backend, TruncatedGgufIsAClearError) {
+    temp_dir dir;
+    write_file(dir / "trunc.gguf", std::string("GGUF") + std::string(60, '\0'));
+    try {
+        dare::model m(dir / "trunc.gguf");
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("trunc.gguf"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Backend, TooSmallContextIsAClearError) {
+    const auto & m = bundled_model();
+    dare::context_options co;
+    co.n_ctx = 32;
+    co.n_batch = 32;
+    dare::context ctx(m, co);
+    dare::batch b;
+    const int n = static_cast<int>(ctx.n_ctx()) + 8;  // llama.cpp may round n_ctx up
+    for (int i = 0; i < n; ++i) {
+        b.add(m.tokenize(" movie", false, false)[0], i, 0, i == n - 1);
+    }
+    try {
+        ctx.decode(b);
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("context too small"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Backend, BatchRowsCarrySequenceSets) {
+    dare::batch b;
+    const dare::seq_id two[] = {3, 5};
+    EXPECT_EQ(b.add(7, 0, 0, false), 0);
+    EXPECT_EQ(b.add(8, 1, std::span<const dare::seq_id>(two), true), 1);
+    ASSERT_EQ(b.size(), 2);
+    EXPECT_EQ(b.seq_offsets, (std::vector<int32_t>{0, 1, 3}));
+    EXPECT_EQ(b.seq_ids, (std::vector<int32_t>{0, 3, 5}));
+    EXPECT_EQ(b.logits, (std::vector<int8_t>{0, 1}));
+    b.clear();
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(b.seq_offsets.size(), 1u);
+}
+
+// Removing a sequence's tail and decoding again must give the same logits as
+// decoding the same tokens into a fresh context.
+TEST(Backend, KvRemovalMatchesRecomputation) {
+    const auto & m = bundled_model();
+    dare::context_options co;
+    co.n_ctx = 256;
+    co.n_seq_max = 2;
+    const auto toks = m.tokenize("The film is a drama directed by a famous director and it", false, false);
+    ASSERT_GT(toks.size(), 8u);
+
+    dare::context a(m, co);
+    dare::batch b;
+    for (size_t i = 0; i < toks.size(); ++i) {
+        b.add(toks[i], static_cast<dare::pos_t>(i), 0, false);
+    }
+    a.decode(b);
+    EXPECT_EQ(a.seq_pos_max(0), static_cast<dare::pos_t>(toks.size() - 1));
+    // Drop the last 4 tokens, then feed a different continuation.
+    const size_t keep = toks.size() - 4;
+    a.seq_rm(0, static_cast<dare::pos_t>(keep), -1);
+    EXPECT_EQ(a.seq_pos_max(0), static_cast<dare::pos_t>(keep - 1));
+    const auto tail = m.tokenize(" a comedy", false, false);
+    b.clear();
+    for (size_t i = 0; i < tail.size(); ++i) {
+        b.add(tail[i], static_cast<dare::pos_t>(keep + i), 0, i + 1 == tail.size());
+    }
+    a.decode(b);
+    const auto la = a.logits(b.size() - 1);
+    const std::vector<float> got(la.begin(), la.end());
+
+    dare::context fresh(m, co);
+    b.clear();
+    std::vector<dare::token> all(toks.begin(), toks.begin() + static_cast<long>(keep));
+    all.insert(all.end(), tail.begin(), tail.end());
+    for (size_t i = 0; i < all.size(); ++i) {
+        b.add(all[i], static_cast<dare::pos_t>(i), 0, i + 1 == all.size());
+    }
+    fresh.decode(b);
+    const auto lf = fresh.logits(b.size() - 1);
+    EXPECT_EQ(dare::argmax(la), dare::argmax(lf));
+    float max_diff = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        max_diff = std::max(max_diff, std::abs(got[i] - lf[i]));
+    }
+    EXPECT_LT(max_diff, 0.05f);
+}
+
+TEST(Backend, ArgmaxTakesFirstOnTies) {
+    const std::vector<float> v = {0.5f, 2.0f, -1.0f, 2.0f};
+    EXPECT_EQ(dare::argmax(v), 1);
+}

@@ -1,0 +1,129 @@
+// The dare command line, run as a user would: clear errors with non-zero
+// exits and nothing written on bad input; an end-to-end generate that resumes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "dare/jsonl.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+namespace {
+const char * kPrompts =
+    "{\"id\": 1, \"prompt\": \"Introduce movie Toy Story (1995) and describe its attributes.\"}\n"
+    "{\"id\": \"heat\", \"prompt\": \"Introduce movie Heat (1995) and describe its attributes.\"}\n";
+
+std::vector<dare::json> read_records(const std::string & path) {
+    std::vector<dare::json> out;
+    std::istringstream in(read_file(path));
+    std::string line;
+    while (std::getline(in, line)) {
+        out.push_back(dare::json::parse(line));
+    }
+    return out;
+}
+}  // namespace
+
+TEST(Cli, UnknownFlagIsAUsageError) {
+    const auto r = run_dare("generate --prompts x.jsonl --out y.jsonl --bogus-flag");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--bogus-flag"), std::string::npos) << r.output;
+    const auto r2 = run_dare("no-such-command");
+    EXPECT_NE(r2.exit_code, 0);
+}
+
+TEST(Cli, OutOfRangeFlagIsAUsageError) {
+    const auto r = run_dare("generate --prompts x.jsonl --out y.jsonl --max-tokens 0");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--max-tokens"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MissingModelFileFailsAndWritesNothing) {
+    temp_dir d;
+    write_file(d / "p.jsonl", kPrompts);
+    const auto r = run_dare("generate --prompts " + d / "p.jsonl" + " --out " + d / "out.jsonl" +
+                            " --model " + d / "missing.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("model file not found: " + d / "missing.gguf"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "out.jsonl"));
+}
+
+TEST(Cli, NonGgufModelFailsAndWritesNothing) {
+    temp_dir d;
+    write_file(d / "p.jsonl", kPrompts);
+    write_file(d / "model.gguf", "PK\x03\x04 zip archive, not gguf");
+    const auto r = run_dare("generate --prompts " + d / "p.jsonl" + " --out " + d / "out.jsonl" +
+                            " --model " + d / "model.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("not a GGUF model file"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "out.jsonl"));
+}
+
+TEST(Cli, MalformedPromptsNameTheLineAndWriteNothing) {
+    temp_dir d;
+    write_file(d / "p.jsonl", std::string(kPrompts) + "{\"id\": 3, \"prompt\": \"unterminated}\n");
+    const auto r = run_dare("generate --prompts " + d / "p.jsonl" + " --out " + d / "out.jsonl");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find(d / "p.jsonl" + ":3: invalid JSON"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "out.jsonl"));
+}
+
+TEST(Cli, HelpDocumentsEveryOption) {
+    const auto top = run_dare("--help");
+    EXPECT_EQ(top.exit_code, 0);
+    for (const char * s : {"generate", "prompts", "info", "--version"}) {
+        EXPECT_NE(top.output.find(s), std::string::npos) << s;
+    }
+    const auto gen = run_dare("generate --help");
+    EXPECT_EQ(gen.exit_code, 0);
+    for (const char * s : {"--prompts", "--out", "--model", "--mode", "--max-tokens", "--ctx", "--threads",
+                           "--temperature", "--seed", "--raw-prompt", "--fresh", "--log-interval", "--verbose"}) {
+        EXPECT_NE(gen.output.find(s), std::string::npos) << s;
+    }
+}
+
+TEST(Cli, GenerateWritesRecordsAndResumesWithoutDuplicates) {
+    temp_dir d;
+    write_file(d / "p.jsonl", kPrompts);
+    const std::string args =
+        "generate --prompts " + d / "p.jsonl" + " --out " + d / "out.jsonl" + " --max-tokens 12 --threads 2";
+    const auto r = run_dare(args);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto recs = read_records(d / "out.jsonl");
+    ASSERT_EQ(recs.size(), 2u);
+    EXPECT_EQ(recs[0]["id"], 1);
+    EXPECT_EQ(recs[1]["id"], "heat");
+    for (const auto & rec : recs) {
+        EXPECT_FALSE(rec["text"].get<std::string>().empty());
+        EXPECT_LE(rec["tokens"].get<int>(), 12);
+        EXPECT_EQ(rec["forward_passes"], rec["tokens"]);
+        EXPECT_GT(rec["seconds"].get<double>(), 0.0);
+        EXPECT_EQ(rec["mode"], "vanilla");
+    }
+    // Drop the second record and tear the first line's end: the rerun repairs
+    // the file, regenerates only what is missing, and matches the first run.
+    const std::string first_line = read_file(d / "out.jsonl").substr(0, read_file(d / "out.jsonl").find('\n') + 1);
+    write_file(d / "out.jsonl", first_line + "{\"id\": \"heat\", \"te");
+    const auto again = run_dare(args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("torn last line"), std::string::npos) << again.output;
+    const auto recs2 = read_records(d / "out.jsonl");
+    ASSERT_EQ(recs2.size(), 2u);
+    EXPECT_EQ(recs2[1]["id"], "heat");
+    EXPECT_EQ(recs2[1]["text"], recs[1]["text"]);
+    // A third run has nothing to do.
+    const auto third = run_dare(args);
+    ASSERT_EQ(third.exit_code, 0) << third.output;
+    EXPECT_EQ(read_records(d / "out.jsonl").size(), 2u);
+}
+
+TEST(Cli, PromptsCommandWritesKarItemPrompts) {
+    temp_dir d;
+    const auto r = run_dare("prompts --target items --limit 8 --out " + d / "items.jsonl");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto ps = dare::read_prompts_jsonl(d / "items.jsonl");
+    ASSERT_EQ(ps.size(), 8u);
+    EXPECT_EQ(ps[0].id, "356");  // Forrest Gump, the most-rated movie of ml-latest-small
+    EXPECT_EQ(ps[0].prompt.rfind("Introduce movie Forrest Gump (1994)", 0), 0u) << ps[0].prompt;
+}

@@ -1,0 +1,77 @@
+// Helpers shared by the tests: temp folders, files, running the dare binary.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "dare/backend.h"
+#include "dare/paths.h"
+
+namespace dare_test {
+
+// A fresh folder under the system temp dir, removed at scope exit.
+class temp_dir {
+  public:
+    temp_dir() {
+        std::random_device rd;
+        path_ = std::filesystem::temp_directory_path() / ("dare-test-" + std::to_string(rd()) + std::to_string(rd()));
+        std::filesystem::create_directories(path_);
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::string operator/(const std::string & name) const { return (path_ / name).string(); }
+    std::string str() const { return path_.string(); }
+
+  private:
+    std::filesystem::path path_;
+};
+
+inline void write_file(const std::string & path, const std::string & content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+}
+
+inline std::string read_file(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct run_result {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr together
+};
+
+// Runs the built dare binary with `args` (a shell-quoted string).
+inline run_result run_dare(const std::string & args) {
+    const std::string cmd = std::string("'") + DARE_BIN + "' " + args + " 2>&1";
+    run_result r;
+    FILE * p = popen(cmd.c_str(), "r");
+    if (!p) {
+        return r;
+    }
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
+        r.output.append(buf.data(), n);
+    }
+    const int status = pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+// The bundled model, loaded once per test program (scripts/setup.sh fetches it).
+inline const dare::model & bundled_model() {
+    static const std::unique_ptr<dare::model> m = std::make_unique<dare::model>(dare::default_model_path());
+    return *m;
+}
+
+}  // namespace dare_test

@@ -1,0 +1,136 @@
+// dare command-line front end: parses flags and hands each subcommand to the
+// library. Exit codes: 0 ok, 1 runtime error (bad file, bad model...), 2 usage.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "dare/backend.h"
+#include "dare/error.h"
+#include "dare/jobs.h"
+#include "dare/paths.h"
+
+namespace {
+
+void add_prompts_command(CLI::App & app, dare::prompts_job_options & o) {
+    auto * c = app.add_subcommand("prompts", "Write KAR knowledge prompts for a dataset's items or users as JSONL");
+    o.dataset = dare::default_dataset_path();
+    c->add_option("--dataset", o.dataset, "Dataset folder (MovieLens ml-latest-small shape)")->capture_default_str();
+    c->add_option("--target", o.target, "items (most-rated first) or users")
+        ->check(CLI::IsMember({"items", "users"}))
+        ->capture_default_str();
+    c->add_option("--limit", o.limit, "Write at most N prompts (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c->add_option("--history-max", o.history_max, "Most recent ratings kept in a user prompt")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    c->add_flag("--strict-input", o.strict_input, "Fail on the first malformed dataset row instead of skipping it");
+    c->add_option("--out", o.out, "Output JSONL file ({\"id\",\"prompt\"} per line)")->required();
+    c->callback([&o] {
+        const int64_t n = dare::run_prompts_job(o);
+        std::fprintf(stderr, "wrote %lld prompts to %s\n", static_cast<long long>(n), o.out.c_str());
+    });
+}
+
+void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
+    auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
+    o.model = dare::default_model_path();
+    c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
+    c->add_option("--out", o.out,
+                  "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
+                  "an existing file is resumed: prompts already in it are skipped")
+        ->required();
+    c->add_option("--model", o.model, "GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1)")
+        ->capture_default_str();
+    c->add_option("--mode", o.mode, "Decoding mode: vanilla (plain autoregressive decoding)")
+        ->check(CLI::IsMember({"vanilla"}))
+        ->capture_default_str();
+    c->add_option("--max-tokens", o.gen.max_tokens, "Most tokens generated per prompt")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    c->add_option("--ctx", o.n_ctx, "Context size in tokens (prompt + generated must fit)")
+        ->check(CLI::Range(16u, 1u << 20))
+        ->capture_default_str();
+    c->add_option("--threads", o.n_threads, "CPU threads (0 = all hardware threads)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->add_option("--temperature", o.gen.temperature, "0 = greedy decoding; > 0 samples from softmax(logits/T)")
+        ->check(CLI::Range(0.0f, 100.0f))
+        ->capture_default_str();
+    c->add_option("--seed", o.gen.seed,
+                  "Seed for sampling (--temperature > 0); each record's seed mixes it with the record id, so "
+                  "resumed runs are reproducible. Greedy decoding does not use it")
+        ->capture_default_str();
+    c->add_flag("--raw-prompt", o.raw_prompt, "Feed prompts as-is instead of through the model's chat template");
+    c->add_flag("--fresh", o.fresh, "Discard an existing --out file instead of resuming it");
+    c->add_option("--log-interval", o.log_interval_s, "Seconds between progress lines when stderr is not a terminal")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    c->add_flag("--verbose", o.verbose, "Show llama.cpp's own log");
+    c->callback([&o] {
+        const auto s = dare::run_generate_job(o);
+        std::fprintf(stderr, "%lld records in %s (%lld generated now, %lld already there)",
+                     static_cast<long long>(s.records), o.out.c_str(), static_cast<long long>(s.generated),
+                     static_cast<long long>(s.skipped));
+        if (s.generated > 0 && s.decode_seconds > 0) {
+            std::fprintf(stderr, "; %.1f tokens/s, tau %.2f", static_cast<double>(s.tokens) / s.decode_seconds,
+                         static_cast<double>(s.tokens) / static_cast<double>(s.forward_passes));
+        }
+        std::fprintf(stderr, "\n");
+    });
+}
+
+void add_info_command(CLI::App & app, std::string & model_path) {
+    auto * c = app.add_subcommand("info", "Print a GGUF model's facts (size, layers, vocabulary, context) as JSON");
+    model_path = dare::default_model_path();
+    c->add_option("--model", model_path, "GGUF model file")->capture_default_str();
+    c->callback([&model_path] {
+        const dare::model m(model_path);
+        const auto & i = m.info();
+        std::error_code ec;
+        const auto file_bytes = std::filesystem::file_size(model_path, ec);
+        nlohmann::json j = {{"path", i.path},
+                            {"file_bytes", ec ? 0 : file_bytes},
+                            {"description", i.description},
+                            {"architecture", i.architecture},
+                            {"name", i.name},
+                            {"n_params", i.n_params},
+                            {"tensor_bytes", i.size_bytes},
+                            {"n_layer", i.n_layer},
+                            {"n_embd", i.n_embd},
+                            {"n_head", i.n_head},
+                            {"n_head_kv", i.n_head_kv},
+                            {"n_ctx_train", i.n_ctx_train},
+                            {"n_vocab", i.n_vocab}};
+        std::printf("%s\n", j.dump(2).c_str());
+    });
+}
+
+}  // namespace
+
+int main(int argc, char ** argv) {
+    CLI::App app{
+        "dare: fast LLM knowledge generation for recommender systems (retrieval-based speculative decoding "
+        "on llama.cpp)",
+        "dare"};
+    app.set_version_flag("--version", "dare 0.1.0");
+    app.require_subcommand(1);
+    dare::prompts_job_options prompts_opts;
+    dare::generate_job_options generate_opts;
+    std::string info_model;
+    add_prompts_command(app, prompts_opts);
+    add_generate_command(app, generate_opts);
+    add_info_command(app, info_model);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError & e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    } catch (const dare::error & e) {
+        std::fprintf(stderr, "dare: error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception & e) {
+        std::fprintf(stderr, "dare: internal error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
