@@ -1,0 +1,127 @@
+// Index factory and the versioned pool file format.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "binio.h"
+#include "dare/error.h"
+#include "dare/pool.h"
+#include "ngram_trie.h"
+#include "suffix_automaton.h"
+
+namespace dare {
+
+namespace {
+constexpr char kMagic[8] = {'D', 'A', 'R', 'E', 'P', 'O', 'O', 'L'};
+constexpr uint32_t kVersion = 1;
+
+uint64_t checksum(const std::string & s) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+}  // namespace
+
+const char * index_kind_name(index_kind k) { return k == index_kind::ngram_trie ? "trie" : "suffix"; }
+
+index_kind parse_index_kind(const std::string & s) {
+    if (s == "trie") {
+        return index_kind::ngram_trie;
+    }
+    if (s == "suffix") {
+        return index_kind::suffix;
+    }
+    throw error("unknown index kind '" + s + "' (expected trie or suffix)");
+}
+
+std::unique_ptr<token_index> make_index(index_kind k, const index_options & o) {
+    if (o.branch_len < 1 || o.branch_len > 64) {
+        throw error("branch length must be in 1..64");
+    }
+    if (o.max_suffix < 1 || o.max_suffix > 256) {
+        throw error("max suffix must be in 1..256");
+    }
+    if (k == index_kind::ngram_trie) {
+        return std::make_unique<ngram_trie>(o);
+    }
+    return std::make_unique<suffix_automaton>(o);
+}
+
+void save_pool(const std::string & path, const token_index & idx, uint64_t vocab_fingerprint) {
+    std::ostringstream body;
+    idx.save_body(body);
+    const std::string b = body.str();
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw error(path + ": cannot write pool file");
+        }
+        out.write(kMagic, sizeof kMagic);
+        binio::put(out, kVersion);
+        binio::put(out, static_cast<uint8_t>(idx.kind()));
+        binio::put(out, idx.options());
+        binio::put(out, vocab_fingerprint);
+        binio::put<uint64_t>(out, b.size());
+        out.write(b.data(), static_cast<std::streamsize>(b.size()));
+        binio::put(out, checksum(b));
+        if (!out.flush()) {
+            throw error(path + ": write failed");
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        throw error(path + ": cannot rename pool file into place: " + ec.message());
+    }
+}
+
+std::unique_ptr<token_index> load_pool(const std::string & path, uint64_t expected_vocab_fingerprint) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw error(path + ": cannot open pool file");
+    }
+    try {
+        char magic[8];
+        if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) {
+            throw error("not a dare pool file");
+        }
+        const auto version = binio::get<uint32_t>(in);
+        if (version != kVersion) {
+            throw error("pool format version " + std::to_string(version) + ", this dare reads version " +
+                        std::to_string(kVersion) + "; rebuild the pool");
+        }
+        const auto kind = binio::get<uint8_t>(in);
+        if (kind != static_cast<uint8_t>(index_kind::ngram_trie) && kind != static_cast<uint8_t>(index_kind::suffix)) {
+            throw error("unknown index kind " + std::to_string(kind));
+        }
+        const auto opts = binio::get<index_options>(in);
+        const auto fp = binio::get<uint64_t>(in);
+        if (fp != expected_vocab_fingerprint) {
+            throw error("built with a different tokenizer vocabulary than this model's; rebuild it with this model");
+        }
+        const auto n = binio::get<uint64_t>(in);
+        if (n > (1ull << 40)) {
+            throw error("corrupt header (body length)");
+        }
+        std::string body(n, '\0');
+        if (!in.read(body.data(), static_cast<std::streamsize>(n))) {
+            throw error("pool file is truncated");
+        }
+        if (binio::get<uint64_t>(in) != checksum(body)) {
+            throw error("checksum mismatch: the file is corrupt");
+        }
+        auto idx = make_index(static_cast<index_kind>(kind), opts);
+        std::istringstream bs(body);
+        idx->load_body(bs);
+        return idx;
+    } catch (const error & e) {
+        throw error(path + ": " + e.what());
+    }
+}
+
+}  // namespace dare
