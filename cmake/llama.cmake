@@ -47,8 +47,3 @@ endif()
 
 # llama.cpp's own warnings are not ours to fix; keep -Werror off for it.
 add_subdirectory("${DARE_LLAMA_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
-
-# The quantize tool is built on demand (the Q4_0 requantization of the bundled model).
-if(EXISTS "${DARE_LLAMA_DIR}/tools/quantize/CMakeLists.txt")
-  add_subdirectory("${DARE_LLAMA_DIR}/tools/quantize" "${CMAKE_BINARY_DIR}/llama.cpp/tools/quantize" EXCLUDE_FROM_ALL)
-endif()

@@ -72,13 +72,15 @@ TEST(Cli, MalformedPromptsNameTheLineAndWriteNothing) {
 TEST(Cli, HelpDocumentsEveryOption) {
     const auto top = run_dare("--help");
     EXPECT_EQ(top.exit_code, 0);
-    for (const char * s : {"generate", "prompts", "info", "--version"}) {
+    for (const char * s : {"generate", "prompts", "pool", "info", "--version"}) {
         EXPECT_NE(top.output.find(s), std::string::npos) << s;
     }
     const auto gen = run_dare("generate --help");
     EXPECT_EQ(gen.exit_code, 0);
     for (const char * s : {"--prompts", "--out", "--model", "--mode", "--max-tokens", "--ctx", "--threads",
-                           "--temperature", "--seed", "--raw-prompt", "--fresh", "--log-interval", "--verbose"}) {
+                           "--temperature", "--seed", "--raw-prompt", "--fresh", "--log-interval", "--verbose",
+                           "--pool", "--save-pool", "--verify", "--top-k", "--min-prob", "--draft-nodes",
+                           "--draft-depth"}) {
         EXPECT_NE(gen.output.find(s), std::string::npos) << s;
     }
 }
@@ -126,4 +128,41 @@ TEST(Cli, PromptsCommandWritesKarItemPrompts) {
     ASSERT_EQ(ps.size(), 8u);
     EXPECT_EQ(ps[0].id, "356");  // Forrest Gump, the most-rated movie of ml-latest-small
     EXPECT_EQ(ps[0].prompt.rfind("Introduce movie Forrest Gump (1994)", 0), 0u) << ps[0].prompt;
+}
+
+TEST(Cli, SpeculativeModesRunAndBadSettingsAreRefused) {
+    temp_dir d;
+    write_file(d / "p.jsonl", kPrompts);
+    write_file(d / "corpus.jsonl",
+               "{\"text\": \"The film is a crime drama directed by Michael Mann.\", \"prompt\": \"Introduce movie Heat\"}\n"
+               "{\"text\": \"The film is an animated adventure comedy.\"}\n");
+    const auto built = run_dare("pool build --corpus " + d / "corpus.jsonl" + " --out " + d / "items.pool");
+    ASSERT_EQ(built.exit_code, 0) << built.output;
+    EXPECT_NE(built.output.find("2 records"), std::string::npos) << built.output;
+    const std::string base = "generate --prompts " + d / "p.jsonl" + " --max-tokens 16 --threads 2 ";
+    for (const std::string & mode : {std::string("--mode pld"), "--mode dare --pool " + d / "items.pool" + " --verify relaxed"}) {
+        const auto r = run_dare(base + mode + " --out " + d / "out.jsonl --fresh");
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const auto recs = read_records(d / "out.jsonl");
+        ASSERT_EQ(recs.size(), 2u);
+        EXPECT_GE(recs[0]["tau"].get<double>(), 1.0);
+        EXPECT_TRUE(recs[0].contains("accepted_tokens"));
+    }
+    // Out-of-range flags are usage errors.
+    EXPECT_EQ(run_dare(base + "--out x.jsonl --mode pld --top-k 0").exit_code, 2);
+    EXPECT_EQ(run_dare(base + "--out x.jsonl --mode pld --min-prob 2").exit_code, 2);
+    // A dare run needs a pool, and a readable one.
+    auto r = run_dare(base + "--out " + d / "o2.jsonl --mode dare");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.output.find("needs --pool"), std::string::npos) << r.output;
+    write_file(d / "bad.pool", "definitely not a pool");
+    r = run_dare(base + "--out " + d / "o2.jsonl --mode dare --pool " + d / "bad.pool");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.output.find(d / "bad.pool" + ": not a dare pool file"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "o2.jsonl"));
+    // A malformed corpus names its line.
+    write_file(d / "bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": 1}\n");
+    r = run_dare("pool build --corpus " + d / "bad.jsonl" + " --out " + d / "x.pool");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.output.find(d / "bad.jsonl" + ":2:"), std::string::npos) << r.output;
 }

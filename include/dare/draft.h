@@ -28,6 +28,14 @@ struct draft_tree {
     int32_t depth() const;
     // Tokens from the root to node i (inclusive).
     std::vector<token> path(int32_t i) const;
+    // Reorders nodes depth-first, best-scored child first, so the most likely
+    // path occupies consecutive batch rows (and so consecutive KV cells, in
+    // position order, as plain decoding would leave them).
+    void order_depth_first();
+
+  private:
+    std::vector<draft_node> scratch_;
+    std::vector<int32_t> remap_, stack_;
 };
 
 struct draft_limits {

@@ -19,6 +19,7 @@ struct generation_options {
     int32_t max_tokens = 256;
     float temperature = 0.0f;  // 0 = greedy (argmax); > 0 = sample from softmax(logits / T)
     uint64_t seed = 42;        // sampling seed for this record
+    bool record_gaps = false;  // keep each emitted token's top-1 minus top-2 logit gap (diagnostics)
 };
 
 struct generation_stats {
@@ -38,6 +39,7 @@ struct generation_result {
     std::vector<token> tokens;  // generated tokens, EOG included when produced
     std::string text;           // detokenized, without the EOG token
     bool stopped_at_eog = false;
+    std::vector<float> gaps;    // per emitted token, when record_gaps is set
     generation_stats stats;
 };
 

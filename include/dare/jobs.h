@@ -6,6 +6,8 @@
 #include <string>
 
 #include "dare/generate.h"
+#include "dare/pool.h"
+#include "dare/speculative.h"
 
 namespace dare {
 
@@ -26,7 +28,11 @@ struct generate_job_options {
     std::string model;
     std::string prompts;
     std::string out;
-    std::string mode = "vanilla";
+    std::string mode = "vanilla";  // vanilla | pld | dare
+    std::string pool;              // dare mode: pool file to draft from (grows in memory as records complete)
+    std::string save_pool;         // dare mode: write the grown pool here at the end
+    std::string verify = "strict"; // strict | relaxed | sample (pld, dare); sets spec.verify.mode
+    speculative_options spec;      // draft budget and verification thresholds (pld, dare)
     generation_options gen;  // seed here is the run seed; each record gets record_seed()
     uint32_t n_ctx = 2048;
     int32_t n_threads = 0;
@@ -45,8 +51,27 @@ struct generate_job_summary {
     double decode_seconds = 0;
 };
 
-// Validates every input (prompts, model, context size) before writing any
-// output, then generates one record per prompt not yet in `out`.
+// Validates every input (prompts, model, pool, context size) before writing
+// any output, then generates one record per prompt not yet in `out`.
 generate_job_summary run_generate_job(const generate_job_options & o);
+
+struct pool_build_options {
+    std::string model;
+    std::string corpus;  // JSONL: {"text": ..., "prompt"?: ...} per line
+    std::string out;
+    std::string index = "trie";  // trie | suffix
+    index_options index_opts;
+};
+
+struct pool_build_summary {
+    int64_t records = 0;
+    uint64_t tokens = 0;
+    uint64_t bytes = 0;
+    double bytes_per_token = 0;
+};
+
+// Builds a pool from a corpus (a run's knowledge JSONL is one): texts go in
+// output-side, prompts (through the chat template) prompt-side.
+pool_build_summary run_pool_build(const pool_build_options & o);
 
 }  // namespace dare

@@ -22,4 +22,32 @@ std::vector<token> draft_tree::path(int32_t i) const {
     return p;
 }
 
+void draft_tree::order_depth_first() {
+    const int32_t n = size();
+    // Children in existing order are already best-first among siblings (the
+    // builder pops higher scores first); push them reversed so the best pops first.
+    remap_.assign(n, -1);
+    scratch_.clear();
+    stack_.clear();
+    for (int32_t i = n - 1; i >= 0; --i) {
+        if (nodes[i].parent < 0) {
+            stack_.push_back(i);
+        }
+    }
+    while (!stack_.empty()) {
+        const int32_t v = stack_.back();
+        stack_.pop_back();
+        remap_[v] = static_cast<int32_t>(scratch_.size());
+        draft_node d = nodes[v];
+        d.parent = d.parent < 0 ? -1 : remap_[d.parent];
+        scratch_.push_back(d);
+        for (int32_t c = n - 1; c > v; --c) {
+            if (nodes[c].parent == v) {
+                stack_.push_back(c);
+            }
+        }
+    }
+    nodes.swap(scratch_);
+}
+
 }  // namespace dare

@@ -4,6 +4,7 @@
 
 #include "dare/error.h"
 #include "dare/generate.h"
+#include "dare/verify.h"
 
 namespace dare {
 
@@ -83,7 +84,11 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
     r.stats.forward_passes = 1;
     pos_t pos = static_cast<pos_t>(prompt.size());
     while (true) {
-        const token t = picker.pick(ctx_.logits(row));
+        const auto lg = ctx_.logits(row);
+        const token t = picker.pick(lg);
+        if (opts.record_gaps) {
+            r.gaps.push_back(top2_gap(lg));
+        }
         r.tokens.push_back(t);
         if (m.is_eog(t)) {
             r.stopped_at_eog = true;

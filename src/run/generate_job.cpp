@@ -75,12 +75,26 @@ int64_t run_prompts_job(const prompts_job_options & o) {
 }
 
 generate_job_summary run_generate_job(const generate_job_options & o) {
-    if (o.mode != "vanilla") {
-        throw error("--mode " + o.mode + " is not available in this build (supported: vanilla)");
+    if (o.mode != "vanilla" && o.mode != "pld" && o.mode != "dare") {
+        throw error("--mode must be vanilla, pld or dare (got '" + o.mode + "')");
     }
     if (o.gen.max_tokens < 1) {
         throw error("--max-tokens must be at least 1");
     }
+    if (o.mode == "dare" && o.pool.empty()) {
+        throw error("--mode dare needs --pool FILE (build one with: dare pool build)");
+    }
+    if (o.mode != "dare" && !o.pool.empty()) {
+        throw error("--pool only applies to --mode dare");
+    }
+    speculative_options spec = o.spec;
+    spec.verify.mode = parse_verify_mode(o.verify);
+    if (spec.verify.mode == verify_mode::sample) {
+        spec.verify.temperature = o.gen.temperature;
+    } else if (o.mode != "vanilla" && o.gen.temperature > 0) {
+        throw error("--temperature > 0 with --mode " + o.mode + " needs --verify sample");
+    }
+    spec.verify.validate();
     // 1. Validate all inputs before touching the output.
     const auto prompts = read_prompts_jsonl(o.prompts);
     model_options mo;
@@ -92,13 +106,20 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
             o.raw_prompt ? prompts[i].prompt : m.apply_chat_template({{"user", prompts[i].prompt}}, true);
         tokenized[i] = m.tokenize(text, true, !o.raw_prompt);
     }
+    std::unique_ptr<token_index> pool;
+    if (o.mode == "dare") {
+        pool = load_pool(o.pool, m.info().vocab_fingerprint);
+    }
+    const bool speculative = o.mode != "vanilla";
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;
+    co.n_seq_max = speculative ? speculative_seq_max(spec.limits) : 1;
     context ctx(m, co);
+    const size_t slack = speculative ? static_cast<size_t>(spec.limits.max_nodes) : 0;
     for (size_t i = 0; i < prompts.size(); ++i) {
         try {
-            check_fits_context(ctx, tokenized[i].size(), o.gen.max_tokens);
+            check_fits_context(ctx, tokenized[i].size() + slack, o.gen.max_tokens);
         } catch (const error & e) {
             throw error_at(o.prompts, prompts[i].line, e.what());
         }
@@ -120,6 +141,11 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     const std::string model_name = std::filesystem::path(o.model).filename().string();
     progress prog("generate", static_cast<int64_t>(prompts.size()), s.skipped, o.log_interval_s);
     vanilla_decoder dec(ctx);
+    std::unique_ptr<speculative_decoder> spec_dec;
+    if (speculative) {
+        spec_dec = std::make_unique<speculative_decoder>(ctx, spec);
+    }
+    const char * verify = speculative ? verify_mode_name(spec.verify.mode) : "none";
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto & p = prompts[i];
         if (out.contains(p.id)) {
@@ -127,7 +153,7 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
         }
         generation_options g = o.gen;
         g.seed = record_seed(o.gen.seed, p.id);
-        const generation_result r = dec.generate(tokenized[i], g);
+        const generation_result r = speculative ? spec_dec->generate(tokenized[i], g, pool.get()) : dec.generate(tokenized[i], g);
         json rec = {{"id", p.id_json},
                     {"text", r.text},
                     {"tokens", r.stats.tokens},
@@ -135,9 +161,14 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
                     {"tau", r.stats.tau()},
                     {"prompt_tokens", r.stats.prompt_tokens},
                     {"stop", r.stopped_at_eog ? "eog" : "max_tokens"},
+                    {"draft_tokens", r.stats.draft_tokens},
+                    {"accepted_tokens", r.stats.accepted_tokens},
                     {"prefill_seconds", r.stats.prefill_seconds},
+                    {"retrieval_seconds", r.stats.retrieval_seconds},
+                    {"verify_seconds", r.stats.verify_seconds},
                     {"seconds", r.stats.seconds},
                     {"mode", o.mode},
+                    {"verify", verify},
                     {"temperature", o.gen.temperature},
                     {"model", model_name}};
         out.append(rec);
@@ -149,6 +180,53 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     }
     prog.finish();
     s.records = static_cast<int64_t>(out.size());
+    if (pool && !o.save_pool.empty()) {
+        save_pool(o.save_pool, *pool, m.info().vocab_fingerprint);
+    }
+    return s;
+}
+
+pool_build_summary run_pool_build(const pool_build_options & o) {
+    const model m(o.model);
+    auto idx = make_index(parse_index_kind(o.index), o.index_opts);
+    std::ifstream in(o.corpus, std::ios::binary);
+    if (!in) {
+        throw error(o.corpus + ": cannot open corpus file");
+    }
+    pool_build_summary s;
+    std::string line;
+    long lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) {
+            continue;
+        }
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const json::parse_error & e) {
+            throw error_at(o.corpus, lineno, std::string("invalid JSON: ") + e.what());
+        }
+        if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+            throw error_at(o.corpus, lineno, "expected an object with a string \"text\"");
+        }
+        if (j.contains("prompt")) {
+            if (!j["prompt"].is_string()) {
+                throw error_at(o.corpus, lineno, "\"prompt\" must be a string");
+            }
+            const auto pt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
+            idx->insert(pt, token_source::prompt);
+        }
+        idx->insert(m.tokenize(j["text"].get<std::string>(), false, false), token_source::output);
+        ++s.records;
+    }
+    if (s.records == 0) {
+        throw error(o.corpus + ": no records in corpus");
+    }
+    save_pool(o.out, *idx, m.info().vocab_fingerprint);
+    s.tokens = idx->stored_tokens();
+    s.bytes = idx->memory_bytes();
+    s.bytes_per_token = idx->bytes_per_token();
     return s;
 }
 

@@ -34,6 +34,7 @@ void add_prompts_command(CLI::App & app, dare::prompts_job_options & o) {
 void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
     o.model = dare::default_model_path();
+    o.spec.limits = {8, 8};
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
@@ -41,8 +42,32 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
         ->required();
     c->add_option("--model", o.model, "GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1)")
         ->capture_default_str();
-    c->add_option("--mode", o.mode, "Decoding mode: vanilla (plain autoregressive decoding)")
-        ->check(CLI::IsMember({"vanilla"}))
+    c->add_option("--mode", o.mode,
+                  "Decoding mode: vanilla (plain autoregressive decoding), pld (drafts from the prompt and output "
+                  "so far), dare (drafts from --pool, which grows with every record)")
+        ->check(CLI::IsMember({"vanilla", "pld", "dare"}))
+        ->capture_default_str();
+    c->add_option("--pool", o.pool, "Pool file for --mode dare (from: dare pool build)");
+    c->add_option("--save-pool", o.save_pool, "Write the grown pool here when the run ends (--mode dare)");
+    c->add_option("--verify", o.verify,
+                  "Acceptance rule for drafts: strict (output identical to greedy decoding), relaxed (DARE: "
+                  "accept a draft token in the target's top-k with probability above --min-prob), sample "
+                  "(lossless speculative sampling at --temperature)")
+        ->check(CLI::IsMember({"strict", "relaxed", "sample"}))
+        ->capture_default_str();
+    c->add_option("--top-k", o.spec.verify.top_k, "Relaxed verification: the target's top-k tokens are eligible")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    c->add_option("--min-prob", o.spec.verify.min_prob,
+                  "Relaxed verification: a draft token needs a target probability above this")
+        ->check(CLI::Range(0.0f, 0.999999f))
+        ->capture_default_str();
+    c->add_option("--draft-nodes", o.spec.limits.max_nodes,
+                  "Most draft tree nodes verified per forward pass (equal to --draft-depth: a single branch)")
+        ->check(CLI::Range(0, 255))
+        ->capture_default_str();
+    c->add_option("--draft-depth", o.spec.limits.max_depth, "Deepest draft tree level")
+        ->check(CLI::Range(0, 64))
         ->capture_default_str();
     c->add_option("--max-tokens", o.gen.max_tokens, "Most tokens generated per prompt")
         ->check(CLI::PositiveNumber)
@@ -76,6 +101,34 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
                          static_cast<double>(s.tokens) / static_cast<double>(s.forward_passes));
         }
         std::fprintf(stderr, "\n");
+    });
+}
+
+void add_pool_command(CLI::App & app, dare::pool_build_options & o) {
+    auto * pool = app.add_subcommand("pool", "Retrieval pools");
+    pool->require_subcommand(1);
+    auto * c = pool->add_subcommand("build", "Build a pool file from a corpus JSONL ({\"text\", \"prompt\"?} per line)");
+    o.model = dare::default_model_path();
+    c->add_option("--corpus", o.corpus, "Corpus JSONL; a knowledge output of dare generate is one")->required();
+    c->add_option("--out", o.out, "Pool file to write")->required();
+    c->add_option("--model", o.model, "GGUF model whose tokenizer the pool uses")->capture_default_str();
+    c->add_option("--index", o.index, "Index kind: trie (DARE n-gram trie) or suffix (longest suffix match)")
+        ->check(CLI::IsMember({"trie", "suffix"}))
+        ->capture_default_str();
+    c->add_option("--branch-len", o.index_opts.branch_len, "Trie: tokens counted after each position")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    c->add_option("--output-weight", o.index_opts.output_weight, "Ranking weight of output-side counts")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->add_option("--prompt-weight", o.index_opts.prompt_weight, "Ranking weight of prompt-side counts")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->callback([&o] {
+        const auto s = dare::run_pool_build(o);
+        std::fprintf(stderr, "pool %s: %lld records, %llu tokens, %.1f MiB in memory (%.1f bytes/token)\n",
+                     o.out.c_str(), static_cast<long long>(s.records), static_cast<unsigned long long>(s.tokens),
+                     static_cast<double>(s.bytes) / (1 << 20), s.bytes_per_token);
     });
 }
 
@@ -117,8 +170,10 @@ int main(int argc, char ** argv) {
     dare::prompts_job_options prompts_opts;
     dare::generate_job_options generate_opts;
     std::string info_model;
+    dare::pool_build_options pool_opts;
     add_prompts_command(app, prompts_opts);
     add_generate_command(app, generate_opts);
+    add_pool_command(app, pool_opts);
     add_info_command(app, info_model);
     try {
         app.parse(argc, argv);

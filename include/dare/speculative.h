@@ -1,0 +1,60 @@
+// Draft-then-verify decoding. Each step drafts a tree from a token index
+// (a retrieval pool, or this record's own prompt and output for prompt
+// lookup), runs the last token plus every draft node through the model in ONE
+// batch with tree attention, accepts a path by the verification rule, and
+// leaves the KV cache holding exactly the context plus the accepted tokens.
+//
+// Tree attention on llama.cpp: sequence 0 holds the context; each leaf of the
+// tree gets its own sequence id (1..L), to which the context is copied; the
+// root row is tagged with every sequence and a node with the leaves below it,
+// at position context length + depth. A node therefore sees the context and
+// its ancestors only. After the step the accepted path is copied into
+// sequence 0 and the leaf sequences are removed.
+#pragma once
+
+#include <span>
+
+#include "dare/draft.h"
+#include "dare/generate.h"
+#include "dare/pool.h"
+#include "dare/verify.h"
+
+namespace dare {
+
+struct speculative_options {
+    draft_limits limits;
+    verify_options verify;
+};
+
+// Sequences a context needs for trees of `max_nodes` nodes.
+uint32_t speculative_seq_max(const draft_limits & lim);
+
+class speculative_decoder {
+  public:
+    // The context must have n_seq_max >= speculative_seq_max(limits) and a
+    // unified KV cache.
+    speculative_decoder(context & ctx, const speculative_options & o);
+
+    // Drafts from `pool` when given: the prompt is inserted (prompt side) and
+    // the output streamed in (output side) as it is accepted, so the pool
+    // grows with every record. Without a pool, drafts come from a fresh
+    // index over this record's prompt and output only (prompt lookup).
+    generation_result generate(std::span<const token> prompt, const generation_options & g, token_index * pool);
+
+    const speculative_options & options() const { return opts_; }
+
+  private:
+    context & ctx_;
+    speculative_options opts_;
+    verifier verifier_;
+    batch batch_;
+    draft_tree tree_;
+    verify_result vr_;
+    std::vector<std::vector<seq_id>> node_seqs_;
+    std::vector<seq_id> root_seqs_;
+    std::vector<int32_t> leaf_of_node_;
+    std::vector<token> context_;
+    size_t kv_len_ = 0;  // tokens of context_ held in sequence 0 of the KV cache
+};
+
+}  // namespace dare

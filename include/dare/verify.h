@@ -1,0 +1,71 @@
+// Acceptance rules for a draft tree, given the target model's logits at the
+// root (the last context token) and at every node:
+//  - strict: a draft token is accepted iff it is the target's argmax, so the
+//    output is exactly greedy decoding;
+//  - relaxed (DARE): accepted iff it is among the target's top-k and its
+//    probability exceeds min_prob (only the argmax when no top-k token clears
+//    the threshold); the most probable acceptable child is followed;
+//  - sample: recursive rejection sampling against softmax(logits / T) with
+//    deterministic drafts, so outputs are distributed exactly as plain
+//    sampling at temperature T.
+// After the accepted path, one more token comes from the target (argmax, or a
+// sample in sample mode), as in ordinary speculative decoding.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dare/backend.h"
+#include "dare/draft.h"
+
+namespace dare {
+
+enum class verify_mode { strict, relaxed, sample };
+
+verify_mode parse_verify_mode(const std::string & s);  // throws dare::error
+const char * verify_mode_name(verify_mode m);
+
+struct verify_options {
+    verify_mode mode = verify_mode::strict;
+    int32_t top_k = 2;
+    float min_prob = 0.1f;
+    float temperature = 1.0f;  // sample mode only
+    // Throws dare::error on out-of-range values.
+    void validate() const;
+};
+
+struct verify_result {
+    std::vector<int32_t> accepted;  // node indices of the accepted path, root to tip
+    token next = 0;                 // the target's own token after the path
+    std::vector<float> gaps;        // top-1 minus top-2 logit at each emitted token's row
+};
+
+// Logits of row r: r = 0 is the root, r = i + 1 is draft node i.
+using logits_fn = std::function<std::span<const float>(int32_t row)>;
+
+class verifier {
+  public:
+    explicit verifier(const verify_options & o, uint64_t seed = 0);
+    void reseed(uint64_t seed) { rng_ = seed; }
+    void verify(const draft_tree & tree, const logits_fn & logits, verify_result & out);
+    const verify_options & options() const { return opts_; }
+
+  private:
+    double uniform();
+    token sample_from(std::span<const float> probs);
+    void softmax(std::span<const float> logits, float temperature, std::vector<float> & out) const;
+
+    verify_options opts_;
+    uint64_t rng_;
+    std::vector<std::vector<int32_t>> children_;  // children of root (index 0) and node i (index i + 1)
+    std::vector<float> probs_;
+    std::vector<int32_t> topk_;
+};
+
+// Top-1 minus top-2 logit (how close a greedy choice was to a tie).
+float top2_gap(std::span<const float> logits);
+
+}  // namespace dare

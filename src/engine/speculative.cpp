@@ -1,0 +1,192 @@
+// Draft-then-verify decoding with one-pass tree verification.
+#include "dare/speculative.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "dare/error.h"
+
+namespace dare {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+}  // namespace
+
+uint32_t speculative_seq_max(const draft_limits & lim) { return 1 + static_cast<uint32_t>(std::max(lim.max_nodes, 0)); }
+
+speculative_decoder::speculative_decoder(context & ctx, const speculative_options & o)
+    : ctx_(ctx), opts_(o), verifier_(o.verify) {
+    if (o.limits.max_nodes < 0 || o.limits.max_depth < 0) {
+        throw error("--draft-nodes and --draft-depth must not be negative");
+    }
+    if (ctx.n_seq_max() < speculative_seq_max(o.limits)) {
+        throw error("internal: context has " + std::to_string(ctx.n_seq_max()) + " sequences, drafts of " +
+                    std::to_string(o.limits.max_nodes) + " nodes need " +
+                    std::to_string(speculative_seq_max(o.limits)));
+    }
+}
+
+generation_result speculative_decoder::generate(std::span<const token> prompt, const generation_options & g,
+                                                token_index * pool) {
+    check_fits_context(ctx_, prompt.size() + static_cast<size_t>(opts_.limits.max_nodes), g.max_tokens);
+    const model & m = ctx_.get_model();
+    generation_result r;
+    r.stats.prompt_tokens = static_cast<int32_t>(prompt.size());
+    r.tokens.reserve(g.max_tokens + opts_.limits.max_depth + 1);
+    verifier_.reseed(g.seed);
+    token_picker first_picker(opts_.verify.mode == verify_mode::sample ? opts_.verify.temperature : 0.0f, g.seed ^ 0x5bd1e995u);
+
+    // Prompt lookup drafts from this record alone.
+    std::unique_ptr<token_index> own;
+    token_index * idx = pool;
+    if (!idx) {
+        own = make_index(index_kind::suffix);
+        idx = own.get();
+    }
+    const auto t0 = clock_type::now();
+    auto tr = clock_type::now();
+    idx->insert(prompt, token_source::prompt);
+    idx->begin_sequence(token_source::output);
+    r.stats.retrieval_seconds += seconds_since(tr);
+
+    const int32_t row = prefill(ctx_, batch_, prompt, 0);
+    r.stats.prefill_seconds = seconds_since(t0);
+    r.stats.forward_passes = 1;
+    {
+        const auto lg = ctx_.logits(row);
+        const token t = first_picker.pick(lg);
+        if (g.record_gaps) {
+            r.gaps.push_back(top2_gap(lg));
+        }
+        r.tokens.push_back(t);
+    }
+    context_.assign(prompt.begin(), prompt.end());
+    context_.push_back(r.tokens.back());
+    kv_len_ = prompt.size();
+
+    while (!m.is_eog(r.tokens.back()) && static_cast<int32_t>(r.tokens.size()) < g.max_tokens) {
+        const token last = r.tokens.back();
+        const pos_t P = static_cast<pos_t>(context_.size() - 1);  // position of `last`, not yet in the KV cache
+        const pos_t first_pending = static_cast<pos_t>(kv_len_);  // context_[kv_len_ .. P] are not in the KV cache
+        idx->append(last);
+
+        // Draft, never past max_tokens (the step also yields one target token).
+        tr = clock_type::now();
+        draft_limits lim = opts_.limits;
+        lim.max_depth = std::min(lim.max_depth, g.max_tokens - static_cast<int32_t>(r.tokens.size()) - 1);
+        if (lim.max_depth > 0 && lim.max_nodes > 0) {
+            idx->draft(context_, lim, tree_);
+            tree_.order_depth_first();
+        } else {
+            tree_.clear();
+        }
+        r.stats.retrieval_seconds += seconds_since(tr);
+        const auto tv = clock_type::now();
+
+        // Leaves get sequence ids 1..L; every node is tagged with the leaves below it.
+        const int32_t n = tree_.size();
+        if (static_cast<int32_t>(node_seqs_.size()) < n) {
+            node_seqs_.resize(n);
+        }
+        leaf_of_node_.assign(n, 1);  // 1 = is a leaf (until a child says otherwise)
+        for (int32_t i = 0; i < n; ++i) {
+            node_seqs_[i].clear();
+            if (tree_.nodes[i].parent >= 0) {
+                leaf_of_node_[tree_.nodes[i].parent] = 0;
+            }
+        }
+        root_seqs_.assign(1, 0);
+        seq_id next_seq = 1;
+        for (int32_t i = 0; i < n; ++i) {
+            if (!leaf_of_node_[i]) {
+                continue;
+            }
+            const seq_id s = next_seq++;
+            root_seqs_.push_back(s);
+            for (int32_t v = i; v >= 0; v = tree_.nodes[v].parent) {
+                node_seqs_[v].push_back(s);
+            }
+            ctx_.seq_cp(0, s, -1, -1);
+        }
+        batch_.clear();
+        for (pos_t q = first_pending; q < P; ++q) {
+            batch_.add(context_[q], q, root_seqs_, false);
+        }
+        const int32_t root_row = batch_.add(last, P, root_seqs_, true);
+        for (int32_t i = 0; i < n; ++i) {
+            batch_.add(tree_.nodes[i].tok, P + tree_.nodes[i].depth, node_seqs_[i], true);
+        }
+        ctx_.decode(batch_);
+        ++r.stats.forward_passes;
+        r.stats.draft_tokens += n;
+
+        verifier_.verify(tree_, [this, root_row](int32_t rw) { return ctx_.logits(root_row + rw); }, vr_);
+
+        // KV: keep the accepted path in sequence 0 when it is the tree's first
+        // depth-first path (its cells then follow the context in order, as
+        // plain decoding would place them), drop every leaf sequence. Another
+        // path is decoded again with the next step's batch instead: scattered
+        // cells change the order of the attention sums, and that rounding
+        // difference is enough to flip later greedy choices.
+        const int32_t n_acc = static_cast<int32_t>(vr_.accepted.size());
+        bool first_path = true;
+        for (int32_t k = 0; k < n_acc; ++k) {
+            first_path = first_path && vr_.accepted[k] == k;
+        }
+        kv_len_ = static_cast<size_t>(P) + 1;
+        if (n_acc > 0 && first_path) {
+            const seq_id path_seq = node_seqs_[vr_.accepted.back()].front();
+            ctx_.seq_cp(path_seq, 0, P + 1, P + 1 + n_acc);
+            kv_len_ += static_cast<size_t>(n_acc);
+        }
+        for (seq_id s = 1; s < next_seq; ++s) {
+            ctx_.seq_rm(s, -1, -1);
+        }
+        r.stats.verify_seconds += seconds_since(tv);
+
+        // Emit the accepted tokens, then the target's own, stopping at EOG.
+        bool stop = false;
+        auto emit = [&](token t, float gap) {
+            if (stop || static_cast<int32_t>(r.tokens.size()) >= g.max_tokens) {
+                stop = true;
+                return false;
+            }
+            r.tokens.push_back(t);
+            if (g.record_gaps) {
+                r.gaps.push_back(gap);
+            }
+            stop = m.is_eog(t);
+            return true;
+        };
+        for (int32_t k = 0; k < n_acc; ++k) {
+            r.stats.accepted_tokens += emit(tree_.nodes[vr_.accepted[k]].tok, vr_.gaps.empty() ? 0.0f : vr_.gaps[k]);
+        }
+        emit(vr_.next, vr_.gaps.empty() ? 0.0f : vr_.gaps.back());
+        tr = clock_type::now();
+        for (size_t k = context_.size() - prompt.size(); k < r.tokens.size(); ++k) {
+            context_.push_back(r.tokens[k]);
+            if (k + 1 < r.tokens.size()) {
+                idx->append(r.tokens[k]);
+            }
+        }
+        r.stats.retrieval_seconds += seconds_since(tr);
+        if (stop) {
+            break;
+        }
+    }
+    // The last token is in the pool too, unless it ends the text.
+    if (!r.tokens.empty() && !m.is_eog(r.tokens.back())) {
+        idx->append(r.tokens.back());
+    }
+    r.stopped_at_eog = !r.tokens.empty() && m.is_eog(r.tokens.back());
+    r.stats.seconds = seconds_since(t0);
+    r.stats.tokens = static_cast<int32_t>(r.tokens.size());
+    const size_t n_text = r.stopped_at_eog ? r.tokens.size() - 1 : r.tokens.size();
+    r.text = m.detokenize(std::span<const token>(r.tokens.data(), n_text));
+    return r;
+}
+
+}  // namespace dare

@@ -1,0 +1,202 @@
+// Speculative decoding on the real model: KV bookkeeping against recomputation,
+// and strict verification reproducing plain greedy decoding token for token
+// on many varied prompts (the only tolerated difference is a near-tie of the
+// top two logits, and the gap is measured at every divergence).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "dare/dataset.h"
+#include "dare/prompts.h"
+#include "dare/speculative.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+namespace {
+
+// Largest top-1 minus top-2 logit gap we accept as "a near-tie flipped by
+// batch-dependent rounding" (logit units). The verification batch makes the KV
+// cache longer than plain decoding's at the same position, so llama.cpp sums
+// attention over a differently padded cell range; the rounding difference,
+// amplified by 8-bit activation quantization, measured up to 0.12 here.
+constexpr float kNearTie = 0.2f;
+
+std::vector<dare::token> chat(const std::string & text) {
+    const auto & m = bundled_model();
+    return m.tokenize(m.apply_chat_template({{"user", text}}, true), true, true);
+}
+
+dare::context_options spec_ctx(const dare::draft_limits & lim, uint32_t n_ctx = 2048) {
+    dare::context_options co;
+    co.n_ctx = n_ctx;
+    co.n_threads = 2;
+    co.n_seq_max = dare::speculative_seq_max(lim);
+    return co;
+}
+
+// 50 prompts: item prompts (popular and obscure movies) and user prompts with
+// short and long histories.
+std::vector<std::string> varied_prompts() {
+    const auto d = dare::load_dataset(dare::default_dataset_path());
+    const auto t = dare::prompt_templates::kar_movies();
+    const auto order = dare::items_by_popularity(d);
+    std::vector<std::string> out;
+    for (int i = 0; i < 20; ++i) {
+        out.push_back(dare::item_prompt(t, d.items[order[i * 3]]));
+    }
+    for (int i = 0; i < 10; ++i) {
+        out.push_back(dare::item_prompt(t, d.items[order[2000 + i * 500]]));
+    }
+    for (int u = 0; u < 20; ++u) {
+        out.push_back(dare::user_prompt(t, d, u * 13, u % 2 ? 30 : 5));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Speculative, KvCacheHoldsExactlyTheAcceptedContext) {
+    const auto & m = bundled_model();
+    dare::speculative_options so;
+    so.limits = {12, 6};
+    dare::context ctx(m, spec_ctx(so.limits, 1024));
+    dare::speculative_decoder dec(ctx, so);
+    const auto prompt = chat("Introduce movie Toy Story (1995) and describe its attributes.");
+    // A pool holding the greedy answer makes long accepted paths certain.
+    dare::context vctx(m, spec_ctx(so.limits, 1024));
+    dare::vanilla_decoder van(vctx);
+    dare::generation_options g;
+    g.max_tokens = 40;
+    const auto ref = van.generate(prompt, g);
+    auto pool = dare::make_index(dare::index_kind::ngram_trie);
+    pool->insert(ref.tokens, dare::token_source::output);
+
+    const auto r = dec.generate(prompt, g, pool.get());
+    ASSERT_EQ(r.tokens, ref.tokens);
+    EXPECT_GT(r.stats.accepted_tokens, 10);
+    EXPECT_LT(r.stats.forward_passes, r.stats.tokens);
+    // Sequence 0 holds prompt + all tokens but the last (not yet decoded);
+    // no leaf sequence is left over.
+    const int32_t n_ctx_tokens = static_cast<int32_t>(prompt.size() + r.tokens.size()) - 1;
+    EXPECT_EQ(ctx.seq_pos_max(0), n_ctx_tokens - 1);
+    for (dare::seq_id s = 1; s < static_cast<dare::seq_id>(dare::speculative_seq_max(so.limits)); ++s) {
+        EXPECT_EQ(ctx.seq_pos_max(s), -1) << "leaf sequence " << s << " left in the KV cache";
+    }
+    // Decoding the last token on top of that cache gives the logits that a
+    // fresh context computes by plain decoding of the same text (prompt in one
+    // batch, then token by token), to the last bit: the cache holds exactly
+    // the context, in order.
+    dare::batch b;
+    b.add(r.tokens.back(), n_ctx_tokens, 0, true);
+    ctx.decode(b);
+    const auto spec_logits = ctx.logits(0);
+    const std::vector<float> a(spec_logits.begin(), spec_logits.end());
+    dare::context fresh(m, spec_ctx(so.limits, 1024));
+    std::vector<dare::token> all = prompt;
+    all.insert(all.end(), r.tokens.begin(), r.tokens.end());
+    b.clear();
+    for (size_t i = 0; i < prompt.size(); ++i) {
+        b.add(all[i], static_cast<dare::pos_t>(i), 0, false);
+    }
+    fresh.decode(b);
+    for (size_t i = prompt.size(); i < all.size(); ++i) {
+        b.clear();
+        b.add(all[i], static_cast<dare::pos_t>(i), 0, true);
+        fresh.decode(b);
+    }
+    const auto f = fresh.logits(0);
+    float max_diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        max_diff = std::max(max_diff, std::abs(a[i] - f[i]));
+    }
+    EXPECT_EQ(dare::argmax(a), dare::argmax(f));
+    EXPECT_LT(max_diff, 1e-4f);
+}
+
+TEST(Speculative, StrictReproducesGreedyOnManyPrompts) {
+    const auto & m = bundled_model();
+    const auto prompts = varied_prompts();
+    ASSERT_GE(prompts.size(), 50u);
+    dare::speculative_options so;
+    so.limits = {16, 8};
+    dare::context vctx(m, spec_ctx(so.limits));
+    dare::context sctx(m, spec_ctx(so.limits));
+    dare::vanilla_decoder van(vctx);
+    dare::speculative_decoder spec(sctx, so);
+    dare::generation_options g;
+    g.max_tokens = 40;
+    g.record_gaps = true;
+
+    // Reference outputs, then a pool warmed with the knowledge of the others.
+    std::vector<std::vector<dare::token>> toks;
+    std::vector<dare::generation_result> ref;
+    for (const auto & p : prompts) {
+        toks.push_back(chat(p));
+        ref.push_back(van.generate(toks.back(), g));
+    }
+    auto pool = dare::make_index(dare::index_kind::ngram_trie);
+    for (size_t i = 0; i < prompts.size(); i += 2) {
+        pool->insert(ref[i].tokens, dare::token_source::output);
+    }
+
+    int identical = 0, near_tie = 0, accepted = 0;
+    float worst_gap = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        for (dare::token_index * idx : {static_cast<dare::token_index *>(nullptr), pool.get()}) {
+            const auto r = spec.generate(toks[i], g, idx);
+            accepted += r.stats.accepted_tokens;
+            if (r.tokens == ref[i].tokens) {
+                ++identical;
+                continue;
+            }
+            size_t k = 0;
+            while (k < r.tokens.size() && k < ref[i].tokens.size() && r.tokens[k] == ref[i].tokens[k]) {
+                ++k;
+            }
+            ASSERT_LT(k, ref[i].gaps.size()) << "prompt " << i << ": outputs differ only in length";
+            // A divergence is only tolerated at a near-tie of the target's top two logits.
+            const float gap = std::min(ref[i].gaps[k], k < r.gaps.size() ? r.gaps[k] : ref[i].gaps[k]);
+            worst_gap = std::max(worst_gap, gap);
+            EXPECT_LT(gap, kNearTie) << "prompt " << i << (idx ? " (pool)" : " (pld)") << " diverges at token "
+                                     << k << " with top-2 gap " << gap << ": not a near-tie\n"
+                                     << m.detokenize(ref[i].tokens) << "\n---\n" << m.detokenize(r.tokens);
+            ++near_tie;
+        }
+    }
+    std::printf("strict vs greedy: %d identical, %d near-tie divergences (worst gap %.4f), %d accepted drafts\n",
+                identical, near_tie, worst_gap, accepted);
+    EXPECT_GE(identical, static_cast<int>(prompts.size() * 2 * 9 / 10));
+    EXPECT_GT(accepted, 500);  // the drafts were really exercised
+}
+
+TEST(Speculative, RelaxedStaysCloseAndAcceptsMore) {
+    const auto & m = bundled_model();
+    dare::speculative_options strict_o, relaxed_o;
+    strict_o.limits = relaxed_o.limits = {16, 8};
+    relaxed_o.verify.mode = dare::verify_mode::relaxed;
+    dare::context ctx(m, spec_ctx(strict_o.limits));
+    dare::speculative_decoder strict(ctx, strict_o);
+    dare::speculative_decoder relaxed(ctx, relaxed_o);
+    dare::generation_options g;
+    g.max_tokens = 64;
+    auto pool_a = dare::make_index(dare::index_kind::suffix);
+    auto pool_b = dare::make_index(dare::index_kind::suffix);
+    int tokens_s = 0, passes_s = 0, tokens_r = 0, passes_r = 0;
+    for (const char * title : {"Heat (1995)", "Casino (1995)", "Sabrina (1995)", "Jumanji (1995)", "Balto (1995)",
+                               "GoldenEye (1995)", "Nixon (1995)", "Cutthroat Island (1995)"}) {
+        const auto p = chat(std::string("Introduce movie ") + title + " and describe its attributes.");
+        const auto a = strict.generate(p, g, pool_a.get());
+        const auto b = relaxed.generate(p, g, pool_b.get());
+        tokens_s += a.stats.tokens;
+        passes_s += a.stats.forward_passes;
+        tokens_r += b.stats.tokens;
+        passes_r += b.stats.forward_passes;
+        EXPECT_FALSE(b.text.empty());
+    }
+    const double tau_s = static_cast<double>(tokens_s) / passes_s;
+    const double tau_r = static_cast<double>(tokens_r) / passes_r;
+    std::printf("tau strict %.2f, relaxed %.2f\n", tau_s, tau_r);
+    EXPECT_GT(tau_s, 1.0);
+    EXPECT_GE(tau_r, tau_s);
+}
