@@ -166,3 +166,34 @@ TEST(Cli, SpeculativeModesRunAndBadSettingsAreRefused) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.output.find(d / "bad.jsonl" + ":2:"), std::string::npos) << r.output;
 }
+
+TEST(Cli, QuantizeAndBenchRun) {
+    temp_dir d;
+    auto r = run_dare("quantize --type q4_0 --out " + d / "q40.gguf");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = run_dare("info --model " + d / "q40.gguf");
+    EXPECT_NE(r.output.find("Q4_0"), std::string::npos) << r.output;
+    EXPECT_EQ(run_dare("quantize --type q9_9 --out " + d / "x.gguf").exit_code, 2);
+
+    write_file(d / "p.jsonl", std::string(kPrompts) +
+                                  "{\"id\": 3, \"prompt\": \"Introduce movie Casino (1995) and describe its attributes.\"}\n");
+    write_file(d / "corpus.jsonl", "{\"text\": \"The film is a crime drama directed by Martin Scorsese.\"}\n");
+    ASSERT_EQ(run_dare("pool build --corpus " + d / "corpus.jsonl" + " --out " + d / "p.pool").exit_code, 0);
+    r = run_dare("bench --prompts " + d / "p.jsonl" + " --pool " + d / "p.pool" +
+                 " --max-tokens 12 --threads 2 --budget fixed --draft-nodes 8 --draft-depth 4 --json " + d / "b.json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const char * m : {"| vanilla |", "| pld |", "| resd |", "| dare |"}) {
+        EXPECT_NE(r.output.find(m), std::string::npos) << r.output;
+    }
+    const auto j = dare::json::parse(read_file(d / "b.json"));
+    ASSERT_EQ(j["methods"].size(), 4u);
+    for (const auto & m : j["methods"]) {
+        for (const char * k : {"method", "verify", "tokens", "forward_passes", "tau", "tokens_per_second",
+                               "speedup_vs_vanilla", "retrieval_share", "identical_to_vanilla"}) {
+            EXPECT_TRUE(m.contains(k)) << k;
+        }
+        EXPECT_EQ(m["prompts"], 2);  // 3 prompts, 1 warm-up
+    }
+    EXPECT_EQ(j["methods"][0]["identical_to_vanilla"], 1.0);
+    EXPECT_EQ(j["machine"]["threads"], 2);
+}

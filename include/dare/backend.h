@@ -140,6 +140,10 @@ class context {
     std::unique_ptr<impl> impl_;
 };
 
+// Re-quantizes a GGUF model (requantization of already quantized weights
+// allowed) to `type`: q4_0, q4_1, q8_0 or q4_k_m. Writes OUT.tmp, then renames.
+void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads);
+
 // Index of the largest value (first one on ties).
 token argmax(std::span<const float> logits);
 

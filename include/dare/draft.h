@@ -22,7 +22,11 @@ struct draft_node {
 
 struct draft_tree {
     std::vector<draft_node> nodes;
-    void clear() { nodes.clear(); }
+    float root_score = 0;  // pool statistic of the matched context itself (score / root_score ~ P(prefix))
+    void clear() {
+        nodes.clear();
+        root_score = 0;
+    }
     int32_t size() const { return static_cast<int32_t>(nodes.size()); }
     bool empty() const { return nodes.empty(); }
     int32_t depth() const;

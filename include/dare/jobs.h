@@ -33,6 +33,7 @@ struct generate_job_options {
     std::string save_pool;         // dare mode: write the grown pool here at the end
     std::string verify = "strict"; // strict | relaxed | sample (pld, dare); sets spec.verify.mode
     speculative_options spec;      // draft budget and verification thresholds (pld, dare)
+    bool auto_budget = true;       // size each draft from the machine's measured cost curve
     generation_options gen;  // seed here is the run seed; each record gets record_seed()
     uint32_t n_ctx = 2048;
     int32_t n_threads = 0;

@@ -14,6 +14,7 @@
 
 #include <span>
 
+#include "dare/budget.h"
 #include "dare/draft.h"
 #include "dare/generate.h"
 #include "dare/pool.h"
@@ -22,8 +23,12 @@
 namespace dare {
 
 struct speculative_options {
-    draft_limits limits;
+    draft_limits limits;       // the largest tree considered
     verify_options verify;
+    // With a cost curve, each step keeps the prefix of the tree that
+    // maximises expected tokens per unit of verification cost (possibly none);
+    // without one, the whole tree is verified.
+    cost_model cost;
 };
 
 // Sequences a context needs for trees of `max_nodes` nodes.
@@ -54,6 +59,7 @@ class speculative_decoder {
     std::vector<seq_id> root_seqs_;
     std::vector<int32_t> leaf_of_node_;
     std::vector<token> context_;
+    acceptance_tracker tracker_;
     size_t kv_len_ = 0;  // tokens of context_ held in sequence 0 of the KV cache
 };
 

@@ -379,6 +379,40 @@ uint32_t context::n_ctx() const { return llama_n_ctx(impl_->ctx); }
 
 uint32_t context::n_seq_max() const { return llama_n_seq_max(impl_->ctx); }
 
+void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads) {
+    backend_init_once();
+    check_gguf_file(in);
+    llama_model_quantize_params qp = llama_model_quantize_default_params();
+    if (type == "q4_0") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_0;
+    } else if (type == "q4_1") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_1;
+    } else if (type == "q8_0") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_Q8_0;
+    } else if (type == "q4_k_m") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_K_M;
+    } else {
+        throw error("unknown quantization type '" + type + "' (expected q4_0, q4_1, q8_0 or q4_k_m)");
+    }
+    qp.allow_requantize = true;
+    qp.nthread = n_threads;
+    const std::string tmp = out + ".tmp";
+    take_log_tail();
+    if (llama_model_quantize(in.c_str(), tmp.c_str(), &qp) != 0) {
+        std::remove(tmp.c_str());
+        std::string why;
+        for (const auto & line : take_log_tail()) {
+            why += "\n  llama.cpp: " + trim(line);
+        }
+        throw error(in + ": quantization to " + type + " failed" + why);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, out, ec);
+    if (ec) {
+        throw error(out + ": cannot rename into place: " + ec.message());
+    }
+}
+
 token argmax(std::span<const float> logits) {
     return static_cast<token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }

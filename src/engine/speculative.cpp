@@ -77,8 +77,14 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         tr = clock_type::now();
         draft_limits lim = opts_.limits;
         lim.max_depth = std::min(lim.max_depth, g.max_tokens - static_cast<int32_t>(r.tokens.size()) - 1);
+        double predicted = 0;
         if (lim.max_depth > 0 && lim.max_nodes > 0) {
             idx->draft(context_, lim, tree_);
+            if (!opts_.cost.empty()) {
+                const int32_t rows = static_cast<int32_t>(P - first_pending) + 1;
+                const int32_t keep = choose_draft_size(tree_, tree_.root_score, tracker_.alpha(), opts_.cost, rows, &predicted);
+                tree_.nodes.resize(static_cast<size_t>(keep));  // best-first order: any prefix is a tree
+            }
             tree_.order_depth_first();
         } else {
             tree_.clear();
@@ -132,6 +138,9 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         // cells change the order of the attention sums, and that rounding
         // difference is enough to flip later greedy choices.
         const int32_t n_acc = static_cast<int32_t>(vr_.accepted.size());
+        if (n > 0) {
+            tracker_.update(predicted, n_acc);
+        }
         bool first_path = true;
         for (int32_t k = 0; k < n_acc; ++k) {
             first_path = first_path && vr_.accepted[k] == k;

@@ -136,6 +136,7 @@ void ngram_trie::draft(std::span<const token> context, const draft_limits & lim,
     if (root < 0) {
         return;
     }
+    const float root_score = mix(static_cast<float>(nodes_[root].count[0]), static_cast<float>(nodes_[root].count[1]));
     builder_.build(
         root, lim,
         [this](int64_t h, std::vector<draft_candidate> & kids) {
@@ -145,6 +146,7 @@ void ngram_trie::draft(std::span<const token> context, const draft_limits & lim,
             }
         },
         out);
+    out.root_score = root_score;
 }
 
 // Halves every count and drops nodes left at zero (with their subtrees, whose

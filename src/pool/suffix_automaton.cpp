@@ -199,6 +199,7 @@ void suffix_automaton::draft(std::span<const token> context, const draft_limits 
             }
         },
         out);
+    out.root_score = mix(static_cast<float>(states_[s].count[0]), static_cast<float>(states_[s].count[1]));
 }
 
 uint64_t suffix_automaton::memory_bytes() const {

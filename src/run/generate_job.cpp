@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "dare/backend.h"
+#include "dare/budget.h"
 #include "dare/dataset.h"
 #include "dare/error.h"
 #include "dare/jobs.h"
@@ -111,6 +112,9 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
         pool = load_pool(o.pool, m.info().vocab_fingerprint);
     }
     const bool speculative = o.mode != "vanilla";
+    if (speculative && o.auto_budget) {
+        spec.cost = load_or_measure_cost_curve(m, o.n_threads, true);
+    }
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;

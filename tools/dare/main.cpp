@@ -5,7 +5,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+#include <thread>
+
 #include "dare/backend.h"
+#include "dare/bench.h"
+#include "dare/budget.h"
 #include "dare/error.h"
 #include "dare/jobs.h"
 #include "dare/paths.h"
@@ -34,7 +39,7 @@ void add_prompts_command(CLI::App & app, dare::prompts_job_options & o) {
 void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
     o.model = dare::default_model_path();
-    o.spec.limits = {8, 8};
+    o.spec.limits = {32, 12};
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
@@ -63,12 +68,18 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
         ->check(CLI::Range(0.0f, 0.999999f))
         ->capture_default_str();
     c->add_option("--draft-nodes", o.spec.limits.max_nodes,
-                  "Most draft tree nodes verified per forward pass (equal to --draft-depth: a single branch)")
+                  "Largest draft tree per forward pass (equal to --draft-depth: a single branch)")
         ->check(CLI::Range(0, 255))
         ->capture_default_str();
     c->add_option("--draft-depth", o.spec.limits.max_depth, "Deepest draft tree level")
         ->check(CLI::Range(0, 64))
         ->capture_default_str();
+    c->add_option_function<std::string>(
+         "--budget", [&o](const std::string & v) { o.auto_budget = v == "auto"; },
+         "auto: each step verifies the part of the draft tree that maximises expected tokens per unit of "
+         "cost, from this machine's measured cost curve (dare calibrate); fixed: always the whole tree "
+         "[default: auto]")
+        ->check(CLI::IsMember({"auto", "fixed"}));
     c->add_option("--max-tokens", o.gen.max_tokens, "Most tokens generated per prompt")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -132,6 +143,83 @@ void add_pool_command(CLI::App & app, dare::pool_build_options & o) {
     });
 }
 
+struct quantize_options {
+    std::string model, out, type = "q4_0";
+    int32_t threads = 0;
+};
+
+void add_quantize_command(CLI::App & app, quantize_options & o) {
+    auto * c = app.add_subcommand("quantize", "Re-quantize a GGUF model (e.g. the bundled Q4_1 to Q4_0)");
+    o.model = dare::default_model_path();
+    c->add_option("--model", o.model, "Input GGUF model")->capture_default_str();
+    c->add_option("--out", o.out, "Output GGUF file")->required();
+    c->add_option("--type", o.type, "Target type")
+        ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m"}))
+        ->capture_default_str();
+    c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+    c->callback([&o] { dare::quantize_model(o.model, o.out, o.type, o.threads); });
+}
+
+void add_bench_command(CLI::App & app, dare::bench_options & o) {
+    auto * c = app.add_subcommand("bench",
+                                  "Compare decoding methods on the same prompts in one process, alternated prompt by prompt");
+    o.model = dare::default_model_path();
+    static std::string methods = "vanilla,pld,resd,dare";
+    c->add_option("--prompts", o.prompts, "Prompts JSONL")->required();
+    c->add_option("--pool", o.pool, "Pool file for resd (strict) and dare (relaxed)");
+    c->add_option("--methods", methods, "Comma-separated: vanilla,pld,resd,dare,dare-strict")->capture_default_str();
+    c->add_option("--model", o.model, "GGUF model")->capture_default_str();
+    c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+    c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c->add_option("--warmup", o.warmup, "Prompts run first and not counted")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
+    c->add_option("--draft-nodes", o.limits.max_nodes, "Largest draft tree")->check(CLI::Range(0, 255))->capture_default_str();
+    c->add_option("--draft-depth", o.limits.max_depth, "Deepest draft level")->check(CLI::Range(0, 64))->capture_default_str();
+    c->add_option_function<std::string>(
+         "--budget", [&o](const std::string & v) { o.auto_budget = v == "auto"; },
+         "auto (cost-aware) or fixed (whole tree) [default: auto]")
+        ->check(CLI::IsMember({"auto", "fixed"}));
+    c->add_option("--top-k", o.relaxed.top_k, "dare: relaxed top-k")->check(CLI::Range(1, 1000))->capture_default_str();
+    c->add_option("--min-prob", o.relaxed.min_prob, "dare: relaxed threshold")
+        ->check(CLI::Range(0.0f, 0.999999f))
+        ->capture_default_str();
+    c->add_option("--json", o.json_out, "Write results as JSON here");
+    c->callback([&o] {
+        o.methods.clear();
+        std::stringstream ss(methods);
+        for (std::string m; std::getline(ss, m, ',');) {
+            o.methods.push_back(m);
+        }
+        const auto r = dare::run_bench(o);
+        std::printf("%s", dare::bench_table(r).c_str());
+    });
+}
+
+void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & threads) {
+    auto * c = app.add_subcommand("calibrate",
+                                  "Measure how a verification batch of n tokens costs against one token on this machine "
+                                  "(cached; --budget auto uses it)");
+    c->add_option("--model", model_path, "GGUF model")->capture_default_str();
+    c->add_option("--threads", threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c->callback([&model_path, &threads] {
+        const dare::model m(model_path);
+        const int32_t t = threads > 0 ? threads : static_cast<int32_t>(std::thread::hardware_concurrency());
+        dare::context_options co;
+        co.n_ctx = 1024;
+        co.n_threads = t;
+        dare::context ctx(m, co);
+        const auto cm = dare::measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 7);
+        const std::string path = dare::calibration_path(m.info(), t);
+        cm.save(path, m.info().path + ", " + std::to_string(t) + " threads, context depth 256");
+        std::printf("| n tokens | ms per decode | cost vs 1 token | n / cost |\n|---|---|---|---|\n");
+        for (size_t i = 0; i < cm.sizes().size(); ++i) {
+            const int32_t n = cm.sizes()[i];
+            std::printf("| %d | %.2f | %.2f | %.2f |\n", n, cm.ms()[i], cm.relative(n), n / cm.relative(n));
+        }
+        std::printf("saved to %s\n", path.c_str());
+    });
+}
+
 void add_info_command(CLI::App & app, std::string & model_path) {
     auto * c = app.add_subcommand("info", "Print a GGUF model's facts (size, layers, vocabulary, context) as JSON");
     model_path = dare::default_model_path();
@@ -174,6 +262,13 @@ int main(int argc, char ** argv) {
     add_prompts_command(app, prompts_opts);
     add_generate_command(app, generate_opts);
     add_pool_command(app, pool_opts);
+    quantize_options quantize_opts;
+    add_quantize_command(app, quantize_opts);
+    dare::bench_options bench_opts;
+    add_bench_command(app, bench_opts);
+    std::string calibrate_model = dare::default_model_path();
+    int32_t calibrate_threads = 0;
+    add_calibrate_command(app, calibrate_model, calibrate_threads);
     add_info_command(app, info_model);
     try {
         app.parse(argc, argv);

@@ -1,0 +1,65 @@
+// Cost-aware draft budgets. A verification pass over n tokens costs more than
+// one token on a CPU (and nearly the same on a GPU), so the tree size that
+// maximises tokens per second depends on the machine and model. The cost
+// curve is measured once (`dare calibrate`, cached per model, thread count
+// and machine) and each step keeps the prefix of the best-first tree that
+// maximises expected tokens per unit of cost:
+//     (1 + alpha * sum of the kept nodes' acceptance estimates) / cost(rows)
+// where a node's estimate is its pool count over the root's, and alpha is
+// learned online (accepted / predicted), so no drafting happens where it
+// does not pay.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dare/backend.h"
+#include "dare/draft.h"
+
+namespace dare {
+
+class cost_model {
+  public:
+    cost_model() = default;
+    // ms[i] = milliseconds of one decode of sizes[i] tokens (sizes ascending, starting at 1).
+    cost_model(std::vector<int32_t> sizes, std::vector<double> ms);
+    // Cost of a batch of n tokens relative to one token (linear between
+    // measured sizes, extrapolated from the last two beyond them).
+    double relative(int32_t n) const;
+    bool empty() const { return sizes_.empty(); }
+    const std::vector<int32_t> & sizes() const { return sizes_; }
+    const std::vector<double> & ms() const { return ms_; }
+
+    void save(const std::string & path, const std::string & description) const;
+    static cost_model load(const std::string & path);  // throws dare::error
+
+  private:
+    std::vector<int32_t> sizes_;
+    std::vector<double> ms_;
+};
+
+// Measures decode time for batches of each size at context depth `depth`
+// (median of `reps` runs after one warm-up). Uses sequence 0 and restores it.
+cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes, int32_t depth, int32_t reps);
+
+// Cache file for a model/thread count on this machine.
+std::string calibration_path(const model_info & m, int32_t n_threads);
+
+// Loads the cached curve or measures and caches it.
+cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose);
+
+// Online estimate of how optimistic pool statistics are.
+struct acceptance_tracker {
+    double predicted = 1.0;
+    double accepted = 1.0;
+    double alpha() const;
+    void update(double pred, double acc);
+};
+
+// Number of best-first nodes to keep (0..tree size). `extra_rows` are batch
+// rows that come anyway (the root and re-decoded tokens). The tree must be in
+// the builder's best-first order.
+int32_t choose_draft_size(const draft_tree & tree, float root_score, double alpha, const cost_model & cost,
+                          int32_t extra_rows, double * predicted = nullptr);
+
+}  // namespace dare

@@ -1,0 +1,227 @@
+// The method-comparison benchmark.
+#include "dare/bench.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "dare/error.h"
+#include "dare/jsonl.h"
+#include "dare/progress.h"
+
+namespace dare {
+
+namespace {
+
+std::string cpu_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            return line.substr(line.find(':') + 2);
+        }
+    }
+    return "unknown CPU";
+}
+
+struct method {
+    std::string name;
+    std::unique_ptr<token_index> pool;  // null for vanilla and pld
+    std::unique_ptr<speculative_decoder> spec;
+    bench_method_result res;
+};
+
+}  // namespace
+
+std::vector<bench_method_result> run_bench(const bench_options & o) {
+    const auto prompts = read_prompts_jsonl(o.prompts);
+    if (static_cast<int32_t>(prompts.size()) <= o.warmup) {
+        throw error(o.prompts + ": needs more prompts than --warmup (" + std::to_string(o.warmup) + ")");
+    }
+    const model m(o.model);
+    const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
+    speculative_options base;
+    base.limits = o.limits;
+    if (o.auto_budget) {
+        base.cost = load_or_measure_cost_curve(m, threads, true);
+    }
+    context_options co;
+    co.n_ctx = o.n_ctx;
+    co.n_threads = threads;
+    co.n_seq_max = speculative_seq_max(o.limits);
+    context ctx(m, co);
+    vanilla_decoder vanilla(ctx);
+
+    std::vector<method> methods;
+    bool has_vanilla = false;
+    for (const auto & name : o.methods) {
+        method mt;
+        mt.name = name;
+        speculative_options so = base;
+        if (name == "vanilla") {
+            has_vanilla = true;
+            mt.res.verify = "none";
+        } else if (name == "pld" || name == "resd" || name == "dare-strict") {
+            so.verify.mode = verify_mode::strict;
+        } else if (name == "dare") {
+            so.verify = o.relaxed;
+            so.verify.mode = verify_mode::relaxed;
+        } else {
+            throw error("unknown bench method '" + name + "' (vanilla, pld, resd, dare, dare-strict)");
+        }
+        if (name == "resd" || name == "dare" || name == "dare-strict") {
+            if (o.pool.empty()) {
+                throw error("method " + name + " needs --pool");
+            }
+            mt.pool = load_pool(o.pool, m.info().vocab_fingerprint);
+        }
+        if (name != "vanilla") {
+            mt.res.verify = verify_mode_name(so.verify.mode);
+            mt.spec = std::make_unique<speculative_decoder>(ctx, so);
+        }
+        mt.res.method = name;
+        methods.push_back(std::move(mt));
+    }
+    if (!has_vanilla) {
+        throw error("--methods must include vanilla (the baseline)");
+    }
+
+    std::vector<std::vector<token>> toks;
+    for (const auto & p : prompts) {
+        toks.push_back(m.tokenize(m.apply_chat_template({{"user", p.prompt}}, true), true, true));
+        check_fits_context(ctx, toks.back().size() + static_cast<size_t>(o.limits.max_nodes), o.max_tokens);
+    }
+    generation_options g;
+    g.max_tokens = o.max_tokens;
+    g.record_gaps = true;
+    progress prog("bench", static_cast<int64_t>(prompts.size()), 0, 30.0);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        const bool counted = static_cast<int32_t>(i) >= o.warmup;
+        generation_result ref;
+        int64_t step_tokens = 0, step_passes = 0;
+        // Vanilla first (the reference text), then the others, rotating the
+        // order of the others so none always runs right after vanilla.
+        for (size_t k = 0; k < methods.size(); ++k) {
+            auto & mt = methods[(k + i) % methods.size()];
+            if (k == 0) {
+                for (auto & v : methods) {
+                    if (v.name == "vanilla") {
+                        ref = vanilla.generate(toks[i], g);
+                        if (counted) {
+                            v.res.tokens += ref.stats.tokens;
+                            v.res.forward_passes += ref.stats.forward_passes;
+                            v.res.seconds += ref.stats.seconds;
+                            ++v.res.prompts;
+                            ++v.res.identical;
+                        }
+                    }
+                }
+            }
+            if (mt.name == "vanilla") {
+                continue;
+            }
+            const auto r = mt.spec->generate(toks[i], g, mt.pool.get());
+            step_tokens += r.stats.tokens;
+            step_passes += r.stats.forward_passes;
+            if (!counted) {
+                continue;
+            }
+            auto & s = mt.res;
+            s.tokens += r.stats.tokens;
+            s.forward_passes += r.stats.forward_passes;
+            s.draft_tokens += r.stats.draft_tokens;
+            s.accepted_tokens += r.stats.accepted_tokens;
+            s.seconds += r.stats.seconds;
+            s.retrieval_seconds += r.stats.retrieval_seconds;
+            ++s.prompts;
+            if (r.tokens == ref.tokens) {
+                ++s.identical;
+            } else if (mt.spec->options().verify.mode == verify_mode::strict) {
+                size_t j = 0;
+                while (j < r.tokens.size() && j < ref.tokens.size() && r.tokens[j] == ref.tokens[j]) {
+                    ++j;
+                }
+                if (j < ref.gaps.size()) {
+                    s.worst_divergence_gap = std::max(s.worst_divergence_gap, std::min(ref.gaps[j], j < r.gaps.size() ? r.gaps[j] : ref.gaps[j]));
+                }
+            }
+        }
+        prog.record_done(step_tokens, step_passes);
+    }
+    prog.finish();
+
+    std::vector<bench_method_result> out;
+    for (auto & mt : methods) {
+        out.push_back(mt.res);
+    }
+    if (!o.json_out.empty()) {
+        const auto & van = out[0].method == "vanilla" ? out[0] : *std::find_if(out.begin(), out.end(), [](const auto & r) { return r.method == "vanilla"; });
+        const double van_tps = van.seconds > 0 ? van.tokens / van.seconds : 0;
+        json j;
+        char date[32];
+        const std::time_t now = std::time(nullptr);
+        std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+        j["machine"] = {{"cpu", cpu_name()}, {"threads", threads}, {"date", date}};
+        j["model"] = {{"path", m.info().path}, {"description", m.info().description}};
+        j["settings"] = {{"prompts", o.prompts},       {"pool", o.pool},
+                         {"max_tokens", o.max_tokens}, {"warmup", o.warmup},
+                         {"draft_nodes", o.limits.max_nodes}, {"draft_depth", o.limits.max_depth},
+                         {"budget", o.auto_budget ? "auto" : "fixed"}, {"top_k", o.relaxed.top_k},
+                         {"min_prob", o.relaxed.min_prob}};
+        j["methods"] = json::array();
+        for (const auto & r : out) {
+            const double tps = r.seconds > 0 ? r.tokens / r.seconds : 0;
+            j["methods"].push_back({{"method", r.method},
+                                    {"verify", r.verify},
+                                    {"tokens", r.tokens},
+                                    {"forward_passes", r.forward_passes},
+                                    {"tau", r.forward_passes ? static_cast<double>(r.tokens) / r.forward_passes : 0},
+                                    {"tokens_per_second", tps},
+                                    {"speedup_vs_vanilla", van_tps > 0 ? tps / van_tps : 0},
+                                    {"retrieval_share", r.seconds > 0 ? r.retrieval_seconds / r.seconds : 0},
+                                    {"identical_to_vanilla", r.prompts ? static_cast<double>(r.identical) / r.prompts : 0},
+                                    {"draft_tokens", r.draft_tokens},
+                                    {"accepted_tokens", r.accepted_tokens},
+                                    {"worst_divergence_gap", r.worst_divergence_gap},
+                                    {"prompts", r.prompts}});
+        }
+        std::error_code ec;
+        if (std::filesystem::path(o.json_out).has_parent_path()) {
+            std::filesystem::create_directories(std::filesystem::path(o.json_out).parent_path(), ec);
+        }
+        std::ofstream f(o.json_out);
+        f << j.dump(2) << "\n";
+        if (!f.flush()) {
+            throw error(o.json_out + ": cannot write");
+        }
+    }
+    return out;
+}
+
+std::string bench_table(const std::vector<bench_method_result> & rs) {
+    double van_tps = 0;
+    for (const auto & r : rs) {
+        if (r.method == "vanilla" && r.seconds > 0) {
+            van_tps = r.tokens / r.seconds;
+        }
+    }
+    std::string out =
+        "| method | verify | tokens/s | speedup | tau | retrieval share | identical to vanilla | drafted | accepted |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
+    char buf[256];
+    for (const auto & r : rs) {
+        const double tps = r.seconds > 0 ? r.tokens / r.seconds : 0;
+        std::snprintf(buf, sizeof buf, "| %s | %s | %.1f | %.2fx | %.2f | %.3f | %.2f | %lld | %lld |\n", r.method.c_str(),
+                      r.verify.c_str(), tps, van_tps > 0 ? tps / van_tps : 0.0,
+                      r.forward_passes ? static_cast<double>(r.tokens) / r.forward_passes : 0.0,
+                      r.seconds > 0 ? r.retrieval_seconds / r.seconds : 0.0,
+                      r.prompts ? static_cast<double>(r.identical) / r.prompts : 0.0,
+                      static_cast<long long>(r.draft_tokens), static_cast<long long>(r.accepted_tokens));
+        out += buf;
+    }
+    return out;
+}
+
+}  // namespace dare

@@ -1,0 +1,80 @@
+// Draft trees and cost-aware budgets (no model).
+#include <gtest/gtest.h>
+
+#include "dare/budget.h"
+#include "dare/draft.h"
+#include "dare/error.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+namespace {
+// root -> a(10) -> b(8) -> c(5); root -> d(6) -> e(2); a -> f(1)
+dare::draft_tree best_first_tree() {
+    dare::draft_tree t;
+    t.nodes = {{1, -1, 1, 10}, {2, 0, 2, 8}, {4, -1, 1, 6}, {3, 1, 3, 5}, {5, 2, 2, 2}, {6, 0, 2, 1}};
+    t.root_score = 12;
+    return t;
+}
+}  // namespace
+
+TEST(Draft, DepthFirstOrderPutsTheBestPathFirst) {
+    auto t = best_first_tree();
+    t.order_depth_first();
+    ASSERT_EQ(t.size(), 6);
+    // The best path a -> b -> c takes rows 0..2, then a's other child, then d -> e.
+    std::vector<dare::token> toks;
+    for (const auto & n : t.nodes) {
+        toks.push_back(n.tok);
+    }
+    EXPECT_EQ(toks, (std::vector<dare::token>{1, 2, 3, 6, 4, 5}));
+    for (int i = 0; i < t.size(); ++i) {
+        ASSERT_LT(t.nodes[i].parent, i);
+        EXPECT_EQ(t.nodes[i].depth, t.nodes[i].parent < 0 ? 1 : t.nodes[t.nodes[i].parent].depth + 1);
+    }
+    EXPECT_EQ(t.path(2), (std::vector<dare::token>{1, 2, 3}));
+    EXPECT_EQ(t.path(5), (std::vector<dare::token>{4, 5}));
+}
+
+TEST(Draft, CostModelInterpolatesAndExtrapolates) {
+    dare::cost_model c({1, 2, 4, 8}, {10, 15, 20, 40});
+    EXPECT_DOUBLE_EQ(c.relative(1), 1.0);
+    EXPECT_DOUBLE_EQ(c.relative(3), 1.75);
+    EXPECT_DOUBLE_EQ(c.relative(8), 4.0);
+    EXPECT_DOUBLE_EQ(c.relative(12), 6.0);  // slope of the last segment: 5 ms per token
+    EXPECT_THROW(dare::cost_model({2, 4}, {1, 2}), dare::error);
+    temp_dir d;
+    c.save(d / "c.json", "test");
+    const auto back = dare::cost_model::load(d / "c.json");
+    EXPECT_DOUBLE_EQ(back.relative(3), 1.75);
+    write_file(d / "bad.json", "{\"sizes\": [1]}");
+    EXPECT_THROW(dare::cost_model::load(d / "bad.json"), dare::error);
+}
+
+TEST(Draft, BudgetDraftsOnlyWhereItPays) {
+    const auto t = best_first_tree();
+    // Free verification (a GPU): keep everything that adds expected tokens.
+    dare::cost_model flat({1, 64}, {10, 10});
+    EXPECT_EQ(dare::choose_draft_size(t, t.root_score, 1.0, flat, 1), 6);
+    // Each extra token costs as much as a whole step: drafting never pays.
+    dare::cost_model linear({1, 2, 64}, {10, 20, 640});
+    EXPECT_EQ(dare::choose_draft_size(t, t.root_score, 1.0, linear, 1), 0);
+    // In between: the confident head of the tree pays, the tail does not.
+    dare::cost_model cpu({1, 2, 3, 4, 8}, {10, 12, 14, 25, 60});
+    double predicted = 0;
+    const int32_t n = dare::choose_draft_size(t, t.root_score, 1.0, cpu, 1, &predicted);
+    EXPECT_EQ(n, 2);  // a (10/12) and b (8/12): (1 + 1.5) / 1.4 beats the alternatives
+    EXPECT_NEAR(predicted, 18.0 / 12.0, 1e-9);
+    // A pessimistic acceptance history shrinks the draft.
+    EXPECT_LT(dare::choose_draft_size(t, t.root_score, 0.1, cpu, 1), n);
+    // No cost curve: the whole tree (fixed budget).
+    EXPECT_EQ(dare::choose_draft_size(t, t.root_score, 1.0, dare::cost_model(), 1), 6);
+}
+
+TEST(Draft, AcceptanceTrackerLearnsTheRatio) {
+    dare::acceptance_tracker tr;
+    for (int i = 0; i < 500; ++i) {
+        tr.update(2.0, 1.0);
+    }
+    EXPECT_NEAR(tr.alpha(), 0.5, 0.02);
+}
