@@ -48,12 +48,18 @@ std::string calibration_path(const model_info & m, int32_t n_threads);
 // Loads the cached curve or measures and caches it.
 cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose);
 
-// Online estimate of how optimistic pool statistics are.
+// Online estimate of how pool statistics compare with real acceptance (a
+// 2-token trie key underestimates deep nodes: once a draft has matched a few
+// tokens its continuation is far likelier than the key's counts say). Starts
+// optimistic (2) so drafting is tried, then follows accepted / predicted.
 struct acceptance_tracker {
     double predicted = 1.0;
-    double accepted = 1.0;
+    double accepted = 2.0;
     double alpha() const;
     void update(double pred, double acc);
+    // A step that drafted nothing: drift back toward the optimistic prior, so a
+    // pessimistic spell cannot switch drafting off for good.
+    void idle();
 };
 
 // Number of best-first nodes to keep (0..tree size). `extra_rows` are batch

@@ -136,12 +136,17 @@ cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool v
     return c;
 }
 
-double acceptance_tracker::alpha() const { return std::clamp(accepted / predicted, 0.05, 2.0); }
+double acceptance_tracker::alpha() const { return std::clamp(accepted / predicted, 0.05, 8.0); }
 
 void acceptance_tracker::update(double pred, double acc) {
     // Exponential forgetting keeps the estimate current as pools grow.
     predicted = 0.98 * predicted + pred;
     accepted = 0.98 * accepted + acc;
+}
+
+void acceptance_tracker::idle() {
+    predicted = 0.98 * predicted + 0.02;
+    accepted = 0.98 * accepted + 0.04;
 }
 
 int32_t choose_draft_size(const draft_tree & tree, float root_score, double alpha, const cost_model & cost,

@@ -140,6 +140,8 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         const int32_t n_acc = static_cast<int32_t>(vr_.accepted.size());
         if (n > 0) {
             tracker_.update(predicted, n_acc);
+        } else {
+            tracker_.idle();
         }
         bool first_path = true;
         for (int32_t k = 0; k < n_acc; ++k) {
