@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,6 +23,16 @@ struct prompt_record {
     std::string prompt;
     long line = 0;   // 1-based line in the source file
 };
+
+// Calls fn(object, line) for every non-blank line of a JSONL file. Throws
+// dare::error "FILE:LINE: ..." on a line that is not a JSON object, and
+// "FILE: ..." if the file cannot be read. `what` names the file's role in
+// messages ("prompts file", "corpus file").
+void for_each_jsonl_object(const std::string & path, const char * what,
+                           const std::function<void(const json & obj, long line)> & fn);
+
+// Writes PATH.tmp, then renames it over PATH: readers never see half a file.
+void write_file_atomically(const std::string & path, const std::string & content);
 
 // Reads {"id": ..., "prompt": "..."} lines (blank lines skipped; other keys
 // ignored). Throws dare::error "FILE:LINE: ..." on the first malformed line or

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "dare/paths.h"
 
 namespace dare {
@@ -43,20 +44,7 @@ double cost_model::relative(int32_t n) const {
 
 void cost_model::save(const std::string & path, const std::string & description) const {
     nlohmann::json j = {{"description", description}, {"sizes", sizes_}, {"ms", ms_}};
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp);
-        out << j.dump(2) << "\n";
-        if (!out.flush()) {
-            throw error(path + ": cannot write calibration");
-        }
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        throw error(path + ": cannot write calibration: " + ec.message());
-    }
+    write_file_atomically(path, j.dump(2) + "\n");
 }
 
 cost_model cost_model::load(const std::string & path) {

@@ -16,21 +16,17 @@ namespace dare {
 
 std::string id_text(const json & id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
-std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
+void for_each_jsonl_object(const std::string & path, const char * what,
+                           const std::function<void(const json & obj, long line)> & fn) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        throw error(path + ": cannot open prompts file (" + std::strerror(errno) + ")");
+        throw error(path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
     }
-    std::vector<prompt_record> out;
-    std::set<std::string> seen;
     std::string line;
     long lineno = 0;
     while (std::getline(in, line)) {
         ++lineno;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (line.find_first_not_of(" \t") == std::string::npos) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) {
             continue;
         }
         json j;
@@ -40,8 +36,42 @@ std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
             throw error_at(path, lineno, std::string("invalid JSON: ") + e.what());
         }
         if (!j.is_object()) {
-            throw error_at(path, lineno, "expected a JSON object with \"id\" and \"prompt\"");
+            throw error_at(path, lineno, "expected a JSON object");
         }
+        fn(j, lineno);
+    }
+    if (in.bad()) {
+        throw error(path + ": read error");
+    }
+}
+
+void write_file_atomically(const std::string & path, const std::string & content) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::path(path).has_parent_path()) {
+        fs::create_directories(fs::path(path).parent_path(), ec);
+    }
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw error(path + ": cannot write (" + std::strerror(errno) + ")");
+        }
+        out << content;
+        if (!out.flush()) {
+            throw error(path + ": write failed");
+        }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        throw error(path + ": cannot rename into place: " + ec.message());
+    }
+}
+
+std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
+    std::vector<prompt_record> out;
+    std::set<std::string> seen;
+    for_each_jsonl_object(path, "prompts file", [&](const json & j, long lineno) {
         if (!j.contains("id") || !(j["id"].is_string() || j["id"].is_number_integer())) {
             throw error_at(path, lineno, "missing \"id\" (a string or an integer)");
         }
@@ -60,10 +90,7 @@ std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
             throw error_at(path, lineno, "duplicate id " + r.id_json.dump());
         }
         out.push_back(std::move(r));
-    }
-    if (in.bad()) {
-        throw error(path + ": read error");
-    }
+    });
     if (out.empty()) {
         throw error(path + ": no prompts in file");
     }

@@ -6,6 +6,7 @@
 
 #include "binio.h"
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "dare/pool.h"
 #include "ngram_trie.h"
 #include "suffix_automaton.h"
@@ -55,29 +56,16 @@ void save_pool(const std::string & path, const token_index & idx, uint64_t vocab
     std::ostringstream body;
     idx.save_body(body);
     const std::string b = body.str();
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            throw error(path + ": cannot write pool file");
-        }
-        out.write(kMagic, sizeof kMagic);
-        binio::put(out, kVersion);
-        binio::put(out, static_cast<uint8_t>(idx.kind()));
-        binio::put(out, idx.options());
-        binio::put(out, vocab_fingerprint);
-        binio::put<uint64_t>(out, b.size());
-        out.write(b.data(), static_cast<std::streamsize>(b.size()));
-        binio::put(out, checksum(b));
-        if (!out.flush()) {
-            throw error(path + ": write failed");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        throw error(path + ": cannot rename pool file into place: " + ec.message());
-    }
+    std::ostringstream file;
+    file.write(kMagic, sizeof kMagic);
+    binio::put(file, kVersion);
+    binio::put(file, static_cast<uint8_t>(idx.kind()));
+    binio::put(file, idx.options());
+    binio::put(file, vocab_fingerprint);
+    binio::put<uint64_t>(file, b.size());
+    file.write(b.data(), static_cast<std::streamsize>(b.size()));
+    binio::put(file, checksum(b));
+    write_file_atomically(path, file.str());
 }
 
 std::unique_ptr<token_index> load_pool(const std::string & path, uint64_t expected_vocab_fingerprint) {

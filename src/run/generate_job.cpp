@@ -14,32 +14,6 @@
 
 namespace dare {
 
-namespace {
-// Writes to PATH.tmp then renames, so readers never see half a file.
-void write_file_atomically(const std::string & path, const std::string & content) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (fs::path(path).has_parent_path()) {
-        fs::create_directories(fs::path(path).parent_path(), ec);
-    }
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            throw error(path + ": cannot write");
-        }
-        out << content;
-        if (!out.flush()) {
-            throw error(path + ": write failed");
-        }
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        throw error(path + ": cannot rename into place: " + ec.message());
-    }
-}
-}  // namespace
-
 int64_t run_prompts_job(const prompts_job_options & o) {
     load_options lo;
     lo.strict = o.strict_input;
@@ -193,25 +167,9 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
 pool_build_summary run_pool_build(const pool_build_options & o) {
     const model m(o.model);
     auto idx = make_index(parse_index_kind(o.index), o.index_opts);
-    std::ifstream in(o.corpus, std::ios::binary);
-    if (!in) {
-        throw error(o.corpus + ": cannot open corpus file");
-    }
     pool_build_summary s;
-    std::string line;
-    long lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) {
-            continue;
-        }
-        json j;
-        try {
-            j = json::parse(line);
-        } catch (const json::parse_error & e) {
-            throw error_at(o.corpus, lineno, std::string("invalid JSON: ") + e.what());
-        }
-        if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+    for_each_jsonl_object(o.corpus, "corpus file", [&](const json & j, long lineno) {
+        if (!j.contains("text") || !j["text"].is_string()) {
             throw error_at(o.corpus, lineno, "expected an object with a string \"text\"");
         }
         if (j.contains("prompt")) {
@@ -223,7 +181,7 @@ pool_build_summary run_pool_build(const pool_build_options & o) {
         }
         idx->insert(m.tokenize(j["text"].get<std::string>(), false, false), token_source::output);
         ++s.records;
-    }
+    });
     if (s.records == 0) {
         throw error(o.corpus + ": no records in corpus");
     }
