@@ -133,6 +133,7 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
         g.seed = record_seed(o.gen.seed, p.id);
         const generation_result r = speculative ? spec_dec->generate(tokenized[i], g, pool.get()) : dec.generate(tokenized[i], g);
         json rec = {{"id", p.id_json},
+                    {"prompt", p.prompt},
                     {"text", r.text},
                     {"tokens", r.stats.tokens},
                     {"forward_passes", r.stats.forward_passes},

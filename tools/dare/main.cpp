@@ -12,6 +12,7 @@
 #include "dare/bench.h"
 #include "dare/budget.h"
 #include "dare/error.h"
+#include "dare/eval.h"
 #include "dare/jobs.h"
 #include "dare/paths.h"
 
@@ -220,6 +221,32 @@ void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & t
     });
 }
 
+struct perplexity_options {
+    std::string model, corpus;
+    int32_t threads = 0;
+    uint32_t n_ctx = 2048;
+};
+
+void add_eval_command(CLI::App & app, perplexity_options & o) {
+    auto * ev = app.add_subcommand("eval", "Evaluation");
+    ev->require_subcommand(1);
+    auto * c = ev->add_subcommand("perplexity",
+                                  "Perplexity of texts ({\"text\", \"prompt\"?} JSONL, e.g. a knowledge output), each "
+                                  "scored as the answer to its prompt");
+    o.model = dare::default_model_path();
+    c->add_option("--model", o.model, "GGUF model")->capture_default_str();
+    c->add_option("--corpus", o.corpus, "JSONL with \"text\" and optional \"prompt\"")->required();
+    c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+    c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
+    c->callback([&o] {
+        const dare::model m(o.model);
+        const auto r = dare::corpus_perplexity(m, o.corpus, o.threads, o.n_ctx);
+        std::printf("model %s: %lld records, %lld tokens, mean NLL %.4f nats/token, perplexity %.3f\n",
+                    m.info().description.c_str(), static_cast<long long>(r.records), static_cast<long long>(r.tokens),
+                    r.tokens ? r.nll / static_cast<double>(r.tokens) : 0.0, r.perplexity());
+    });
+}
+
 void add_info_command(CLI::App & app, std::string & model_path) {
     auto * c = app.add_subcommand("info", "Print a GGUF model's facts (size, layers, vocabulary, context) as JSON");
     model_path = dare::default_model_path();
@@ -269,6 +296,8 @@ int main(int argc, char ** argv) {
     std::string calibrate_model = dare::default_model_path();
     int32_t calibrate_threads = 0;
     add_calibrate_command(app, calibrate_model, calibrate_threads);
+    perplexity_options ppl_opts;
+    add_eval_command(app, ppl_opts);
     add_info_command(app, info_model);
     try {
         app.parse(argc, argv);

@@ -1,0 +1,27 @@
+// Evaluation helpers. Perplexity of knowledge texts under a model, each text
+// scored as the assistant's answer to its prompt (through the chat
+// template): the check that a requantized model still assigns the same
+// likelihood to the knowledge a team generates.
+#pragma once
+
+#include <string>
+
+#include "dare/backend.h"
+
+namespace dare {
+
+// Sum of -log p(text token | prompt, earlier text tokens), natural log.
+double answer_nll(context & ctx, std::span<const token> prompt, std::span<const token> answer);
+
+struct perplexity_result {
+    int64_t records = 0;
+    int64_t tokens = 0;
+    double nll = 0;
+    double perplexity() const;
+};
+
+// Scores every {"text", "prompt"} line of a JSONL file (a knowledge output of
+// dare generate, or a pool corpus). Lines without a prompt are scored alone.
+perplexity_result corpus_perplexity(const model & m, const std::string & corpus, int32_t n_threads, uint32_t n_ctx);
+
+}  // namespace dare
