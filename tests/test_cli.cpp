@@ -148,6 +148,13 @@ TEST(Cli, SpeculativeModesRunAndBadSettingsAreRefused) {
         EXPECT_GE(recs[0]["tau"].get<double>(), 1.0);
         EXPECT_TRUE(recs[0].contains("accepted_tokens"));
     }
+    // A resumed dare run keeps its records and completes the rest.
+    const std::string first = read_file(d / "out.jsonl").substr(0, read_file(d / "out.jsonl").find('\n') + 1);
+    write_file(d / "out.jsonl", first);
+    const auto resumed = run_dare(base + "--mode dare --pool " + d / "items.pool" + " --verify relaxed --out " + d / "out.jsonl");
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_NE(resumed.output.find("resuming, 1 of 2"), std::string::npos) << resumed.output;
+    EXPECT_EQ(read_records(d / "out.jsonl").size(), 2u);
     // Out-of-range flags are usage errors.
     EXPECT_EQ(run_dare(base + "--out x.jsonl --mode pld --top-k 0").exit_code, 2);
     EXPECT_EQ(run_dare(base + "--out x.jsonl --mode pld --min-prob 2").exit_code, 2);

@@ -2,6 +2,7 @@
 #include "dare/bench.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -97,31 +98,28 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     g.max_tokens = o.max_tokens;
     g.record_gaps = true;
     progress prog("bench", static_cast<int64_t>(prompts.size()), 0, 30.0);
+    auto & van = *std::find_if(methods.begin(), methods.end(), [](const method & mt) { return mt.name == "vanilla"; });
+    std::vector<method *> others;
+    for (auto & mt : methods) {
+        if (mt.name != "vanilla") {
+            others.push_back(&mt);
+        }
+    }
     for (size_t i = 0; i < prompts.size(); ++i) {
         const bool counted = static_cast<int32_t>(i) >= o.warmup;
-        generation_result ref;
-        int64_t step_tokens = 0, step_passes = 0;
-        // Vanilla first (the reference text), then the others, rotating the
-        // order of the others so none always runs right after vanilla.
-        for (size_t k = 0; k < methods.size(); ++k) {
-            auto & mt = methods[(k + i) % methods.size()];
-            if (k == 0) {
-                for (auto & v : methods) {
-                    if (v.name == "vanilla") {
-                        ref = vanilla.generate(toks[i], g);
-                        if (counted) {
-                            v.res.tokens += ref.stats.tokens;
-                            v.res.forward_passes += ref.stats.forward_passes;
-                            v.res.seconds += ref.stats.seconds;
-                            ++v.res.prompts;
-                            ++v.res.identical;
-                        }
-                    }
-                }
-            }
-            if (mt.name == "vanilla") {
-                continue;
-            }
+        // Vanilla first (the reference text), then the others in an order
+        // that rotates with the prompt, so none always runs in the same slot.
+        const generation_result ref = vanilla.generate(toks[i], g);
+        int64_t step_tokens = ref.stats.tokens, step_passes = ref.stats.forward_passes;
+        if (counted) {
+            van.res.tokens += ref.stats.tokens;
+            van.res.forward_passes += ref.stats.forward_passes;
+            van.res.seconds += ref.stats.seconds;
+            ++van.res.prompts;
+            ++van.res.identical;
+        }
+        for (size_t k = 0; k < others.size(); ++k) {
+            method & mt = *others[(k + i) % others.size()];
             const auto r = mt.spec->generate(toks[i], g, mt.pool.get());
             step_tokens += r.stats.tokens;
             step_passes += r.stats.forward_passes;
@@ -144,7 +142,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
                     ++j;
                 }
                 if (j < ref.gaps.size()) {
-                    s.worst_divergence_gap = std::max(s.worst_divergence_gap, std::min(ref.gaps[j], j < r.gaps.size() ? r.gaps[j] : ref.gaps[j]));
+                    const float gap = std::min(ref.gaps[j], j < r.gaps.size() ? r.gaps[j] : ref.gaps[j]);
+                    s.worst_divergence_gap = std::max(s.worst_divergence_gap, gap);
                 }
             }
         }
@@ -157,8 +156,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         out.push_back(mt.res);
     }
     if (!o.json_out.empty()) {
-        const auto & van = out[0].method == "vanilla" ? out[0] : *std::find_if(out.begin(), out.end(), [](const auto & r) { return r.method == "vanilla"; });
-        const double van_tps = van.seconds > 0 ? van.tokens / van.seconds : 0;
+        const double van_tps = van.res.seconds > 0 ? van.res.tokens / van.res.seconds : 0;
         json j;
         char date[32];
         const std::time_t now = std::time(nullptr);

@@ -75,11 +75,13 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     model_options mo;
     mo.verbose = o.verbose;
     const model m(o.model, mo);
+    auto prompt_tokens = [&](const std::string & prompt) {
+        return o.raw_prompt ? m.tokenize(prompt, true, false)
+                            : m.tokenize(m.apply_chat_template({{"user", prompt}}, true), true, true);
+    };
     std::vector<std::vector<token>> tokenized(prompts.size());
     for (size_t i = 0; i < prompts.size(); ++i) {
-        const std::string text =
-            o.raw_prompt ? prompts[i].prompt : m.apply_chat_template({{"user", prompts[i].prompt}}, true);
-        tokenized[i] = m.tokenize(text, true, !o.raw_prompt);
+        tokenized[i] = prompt_tokens(prompts[i].prompt);
     }
     std::unique_ptr<token_index> pool;
     if (o.mode == "dare") {
@@ -115,6 +117,18 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     if (s.skipped > 0) {
         std::fprintf(stderr, "%s: resuming, %lld of %zu records already done\n", o.out.c_str(),
                      static_cast<long long>(s.skipped), prompts.size());
+    }
+    // A resumed dare run drafts from what the interrupted run had added to
+    // the pool: the records already written go back in.
+    if (pool) {
+        for (const auto & rec : out.existing()) {
+            if (rec.contains("prompt") && rec["prompt"].is_string()) {
+                pool->insert(prompt_tokens(rec["prompt"].get<std::string>()), token_source::prompt);
+            }
+            if (rec.contains("text") && rec["text"].is_string()) {
+                pool->insert(m.tokenize(rec["text"].get<std::string>(), false, false), token_source::output);
+            }
+        }
     }
     const std::string model_name = std::filesystem::path(o.model).filename().string();
     progress prog("generate", static_cast<int64_t>(prompts.size()), s.skipped, o.log_interval_s);
