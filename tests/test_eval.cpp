@@ -14,10 +14,7 @@ using namespace dare_test;
 
 TEST(Eval, AnswerNllMatchesStepwiseScoring) {
     const auto & m = bundled_model();
-    dare::context_options co;
-    co.n_ctx = 1024;
-    co.n_threads = 2;
-    dare::context ctx(m, co);
+    dare::context ctx(m, test_context());
     const auto prompt = m.tokenize(m.apply_chat_template({{"user", "Introduce movie Heat (1995)."}}, true), true, true);
     const auto answer = m.tokenize("Heat is a 1995 crime film directed by Michael Mann.", false, false);
     const double batched = dare::answer_nll(ctx, prompt, answer);
@@ -48,10 +45,7 @@ TEST(Eval, AnswerNllMatchesStepwiseScoring) {
 
 TEST(Eval, GreedyAnswerIsLikelierThanScrambled) {
     const auto & m = bundled_model();
-    dare::context_options co;
-    co.n_ctx = 1024;
-    co.n_threads = 2;
-    dare::context ctx(m, co);
+    dare::context ctx(m, test_context());
     const auto prompt =
         m.tokenize(m.apply_chat_template({{"user", "Introduce movie Toy Story (1995)."}}, true), true, true);
     dare::vanilla_decoder dec(ctx);

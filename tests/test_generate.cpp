@@ -13,12 +13,7 @@ std::vector<dare::token> chat_prompt(const std::string & text) {
     return m.tokenize(m.apply_chat_template({{"user", text}}, true), true, true);
 }
 
-dare::context_options small_ctx() {
-    dare::context_options co;
-    co.n_ctx = 512;
-    co.n_threads = 2;
-    return co;
-}
+dare::context_options small_ctx() { return test_context(512); }
 }  // namespace
 
 TEST(Generate, GreedyIsDeterministicWithinAndAcrossContexts) {

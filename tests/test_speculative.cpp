@@ -28,11 +28,7 @@ std::vector<dare::token> chat(const std::string & text) {
 }
 
 dare::context_options spec_ctx(const dare::draft_limits & lim, uint32_t n_ctx = 2048) {
-    dare::context_options co;
-    co.n_ctx = n_ctx;
-    co.n_threads = 2;
-    co.n_seq_max = dare::speculative_seq_max(lim);
-    return co;
+    return test_context(n_ctx, dare::speculative_seq_max(lim));
 }
 
 // 50 prompts: item prompts (popular and obscure movies) and user prompts with

@@ -68,6 +68,16 @@ inline run_result run_dare(const std::string & args) {
     return r;
 }
 
+// Context options the model tests share: 2 threads (one test runs at a time,
+// see scripts/test.sh), room for `n_ctx` tokens.
+inline dare::context_options test_context(uint32_t n_ctx = 1024, uint32_t n_seq_max = 1) {
+    dare::context_options co;
+    co.n_ctx = n_ctx;
+    co.n_threads = 2;
+    co.n_seq_max = n_seq_max;
+    return co;
+}
+
 // The bundled model, loaded once per test program (scripts/setup.sh fetches it).
 inline const dare::model & bundled_model() {
     static const std::unique_ptr<dare::model> m = std::make_unique<dare::model>(dare::default_model_path());
