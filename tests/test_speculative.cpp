@@ -16,10 +16,10 @@ using namespace dare_test;
 namespace {
 
 // Largest top-1 minus top-2 logit gap we accept as "a near-tie flipped by
-// batch-dependent rounding" (logit units). The verification batch makes the KV
-// cache longer than plain decoding's at the same position, so llama.cpp sums
-// attention over a differently padded cell range; the rounding difference,
-// amplified by 8-bit activation quantization, measured up to 0.12 here.
+// batch-dependent rounding" (logit units): rows of a verification batch can
+// take other kernels and another padded attention range than a single token,
+// and a last-bit difference, amplified by 8-bit activation quantization, can
+// flip a later near-tie. Measured up to 0.12 here.
 constexpr float kNearTie = 0.2f;
 
 std::vector<dare::token> chat(const std::string & text) {
