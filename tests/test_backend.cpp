@@ -96,6 +96,32 @@ TEST(Backend, TruncatedGgufIsAClearError) {
     }
 }
 
+// A well-formed GGUF file whose architecture llama.cpp does not know.
+TEST(Backend, UnsupportedArchitectureIsAClearError) {
+    temp_dir dir;
+    std::string f = "GGUF";
+    auto u32 = [&f](uint32_t v) { f.append(reinterpret_cast<const char *>(&v), 4); };
+    auto u64 = [&f](uint64_t v) { f.append(reinterpret_cast<const char *>(&v), 8); };
+    auto str = [&](const std::string & s) {
+        u64(s.size());
+        f += s;
+    };
+    u32(3);  // GGUF version
+    u64(0);  // tensors
+    u64(1);  // key-value pairs
+    str("general.architecture");
+    u32(8);  // GGUF string type
+    str("dare-no-such-arch");
+    write_file(dir / "arch.gguf", f);
+    try {
+        dare::model m(dir / "arch.gguf");
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("unsupported model architecture"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("dare-no-such-arch"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Backend, TooSmallContextIsAClearError) {
     const auto & m = bundled_model();
     dare::context_options co;
