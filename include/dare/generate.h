@@ -43,6 +43,10 @@ struct generation_result {
     generation_stats stats;
 };
 
+// Fills stopped_at_eog, stats.tokens and text from r.tokens (the EOG token,
+// when last, is counted but not part of the text).
+void finish_result(const model & m, generation_result & r);
+
 // Throws dare::error when prompt + max_tokens cannot fit the context.
 void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_tokens);
 

@@ -14,6 +14,7 @@
 
 #include "dare/error.h"
 #include "llama.h"
+#include "util/mix.h"
 
 namespace dare {
 namespace {
@@ -100,15 +101,6 @@ std::string meta_string(const llama_model * m, const char * key) {
     return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof buf - 1));
 }
 
-uint64_t fnv1a(uint64_t h, const void * data, size_t n) {
-    const auto * p = static_cast<const unsigned char *>(data);
-    for (size_t i = 0; i < n; ++i) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 }  // namespace
 
 struct model::impl {
@@ -154,11 +146,10 @@ model::model(const std::string & path, const model_options & opts) : impl_(std::
     info_.n_ctx_train = llama_model_n_ctx_train(impl_->m);
     info_.n_vocab = llama_vocab_n_tokens(impl_->vocab);
 
-    uint64_t h = 14695981039346656037ull;
-    h = fnv1a(h, &info_.n_vocab, sizeof info_.n_vocab);
+    uint64_t h = mix::fnv1a(mix::fnv_offset, &info_.n_vocab, sizeof info_.n_vocab);
     for (int32_t t = 0; t < info_.n_vocab; ++t) {
         const char * s = llama_vocab_get_text(impl_->vocab, t);
-        h = fnv1a(h, s, std::strlen(s) + 1);
+        h = mix::fnv1a(h, s, std::strlen(s) + 1);
     }
     info_.vocab_fingerprint = h;
 

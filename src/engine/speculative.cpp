@@ -192,11 +192,8 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     if (!r.tokens.empty() && !m.is_eog(r.tokens.back())) {
         idx->append(r.tokens.back());
     }
-    r.stopped_at_eog = !r.tokens.empty() && m.is_eog(r.tokens.back());
     r.stats.seconds = seconds_since(t0);
-    r.stats.tokens = static_cast<int32_t>(r.tokens.size());
-    const size_t n_text = r.stopped_at_eog ? r.tokens.size() - 1 : r.tokens.size();
-    r.text = m.detokenize(std::span<const token>(r.tokens.data(), n_text));
+    finish_result(m, r);
     return r;
 }
 

@@ -5,6 +5,7 @@
 #include "dare/error.h"
 #include "dare/generate.h"
 #include "dare/verify.h"
+#include "util/mix.h"
 
 namespace dare {
 
@@ -12,15 +13,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-// splitmix64: small, well-mixed, and reproducible on every platform (unlike
-// the standard distributions, whose output is implementation-defined).
-uint64_t splitmix64(uint64_t & s) {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 }  // namespace
 
@@ -59,7 +51,7 @@ token token_picker::pick(std::span<const float> logits) {
         probs_[i] = std::exp((logits[i] - mx) / temperature_);
         sum += probs_[i];
     }
-    const double u = static_cast<double>(splitmix64(state_) >> 11) * 0x1.0p-53 * sum;
+    const double u = mix::uniform01(state_) * sum;
     double acc = 0;
     for (size_t i = 0; i < probs_.size(); ++i) {
         acc += probs_[i];
@@ -91,7 +83,6 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
         }
         r.tokens.push_back(t);
         if (m.is_eog(t)) {
-            r.stopped_at_eog = true;
             break;
         }
         if (static_cast<int32_t>(r.tokens.size()) >= opts.max_tokens) {
@@ -103,19 +94,20 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
         ++r.stats.forward_passes;
     }
     r.stats.seconds = seconds_since(t0);
-    r.stats.tokens = static_cast<int32_t>(r.tokens.size());
-    const size_t n_text = r.stopped_at_eog ? r.tokens.size() - 1 : r.tokens.size();
-    r.text = m.detokenize(std::span<const token>(r.tokens.data(), n_text));
+    finish_result(m, r);
     return r;
 }
 
+void finish_result(const model & m, generation_result & r) {
+    r.stopped_at_eog = !r.tokens.empty() && m.is_eog(r.tokens.back());
+    r.stats.tokens = static_cast<int32_t>(r.tokens.size());
+    const size_t n_text = r.stopped_at_eog ? r.tokens.size() - 1 : r.tokens.size();
+    r.text = m.detokenize(std::span<const token>(r.tokens.data(), n_text));
+}
+
 uint64_t record_seed(uint64_t run_seed, const std::string & record_id) {
-    uint64_t h = 14695981039346656037ull ^ run_seed;
-    for (unsigned char c : record_id) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return splitmix64(h);
+    uint64_t h = mix::fnv1a(mix::fnv_offset ^ run_seed, record_id.data(), record_id.size());
+    return mix::splitmix64(h);
 }
 
 }  // namespace dare

@@ -10,6 +10,7 @@
 #include "dare/pool.h"
 #include "ngram_trie.h"
 #include "suffix_automaton.h"
+#include "util/mix.h"
 
 namespace dare {
 
@@ -17,14 +18,7 @@ namespace {
 constexpr char kMagic[8] = {'D', 'A', 'R', 'E', 'P', 'O', 'O', 'L'};
 constexpr uint32_t kVersion = 1;
 
-uint64_t checksum(const std::string & s) {
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+uint64_t checksum(const std::string & s) { return mix::fnv1a(mix::fnv_offset, s.data(), s.size()); }
 }  // namespace
 
 const char * index_kind_name(index_kind k) { return k == index_kind::ngram_trie ? "trie" : "suffix"; }

@@ -4,6 +4,7 @@
 
 #include "dare/error.h"
 #include "dare/verify.h"
+#include "util/mix.h"
 
 namespace dare {
 
@@ -50,13 +51,7 @@ float top2_gap(std::span<const float> logits) {
 
 verifier::verifier(const verify_options & o, uint64_t seed) : opts_(o), rng_(seed) { opts_.validate(); }
 
-double verifier::uniform() {
-    uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
+double verifier::uniform() { return mix::uniform01(rng_); }
 
 void verifier::softmax(std::span<const float> logits, float temperature, std::vector<float> & out) const {
     out.resize(logits.size());
