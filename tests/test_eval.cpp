@@ -68,13 +68,13 @@ TEST(Eval, CorpusPerplexityReadsKnowledgeFiles) {
     write_file(d / "k.jsonl",
                "{\"id\": 1, \"prompt\": \"Introduce movie Heat (1995).\", \"text\": \"Heat is a crime film.\"}\n"
                "{\"text\": \"The film is a drama.\"}\n");
-    const auto r = dare::corpus_perplexity(bundled_model(), d / "k.jsonl", 2, 512);
+    const auto r = dare::corpus_perplexity(bundled_model(), d / "k.jsonl", test_context(512));
     EXPECT_EQ(r.records, 2);
     EXPECT_GT(r.tokens, 5);
     EXPECT_GT(r.perplexity(), 1.0);
     write_file(d / "bad.jsonl", "{\"text\": \"ok\"}\n{\"prompt\": \"x\"}\n");
     try {
-        dare::corpus_perplexity(bundled_model(), d / "bad.jsonl", 2, 512);
+        dare::corpus_perplexity(bundled_model(), d / "bad.jsonl", test_context(512));
         FAIL() << "expected an error";
     } catch (const dare::error & e) {
         EXPECT_NE(std::string(e.what()).find("bad.jsonl:2:"), std::string::npos) << e.what();

@@ -16,10 +16,11 @@ using namespace dare_test;
 namespace {
 
 // Largest top-1 minus top-2 logit gap we accept as "a near-tie flipped by
-// batch-dependent rounding" (logit units): rows of a verification batch can
-// take other kernels and another padded attention range than a single token,
-// and a last-bit difference, amplified by 8-bit activation quantization, can
-// flip a later near-tie. Measured up to 0.12 here.
+// batch-dependent rounding" (logit units). dare's default KV layout makes the
+// CPU kernels batch-invariant (see context_options::batch_invariant), so on
+// CPUs we expect no divergence at all; with llama.cpp's default layout 9 of
+// 100 runs diverged here, every one at a gap below 0.12. Other backends may
+// still round per batch size, hence the bound rather than exact equality.
 constexpr float kNearTie = 0.2f;
 
 std::vector<dare::token> chat(const std::string & text) {
@@ -162,10 +163,10 @@ TEST(Speculative, StrictReproducesGreedyOnManyPrompts) {
     }
     std::printf("strict vs greedy: %d identical, %d near-tie divergences (worst gap %.4f), %d accepted drafts\n",
                 identical, near_tie, worst_gap, accepted);
-    // The real check is the gap bound above; this one only keeps the test from
-    // passing vacuously (91 of 100 identical on our 2-vCPU Xeon; other CPUs
-    // round differently, so leave room).
-    EXPECT_GE(identical, static_cast<int>(prompts.size() * 2 * 3 / 4));
+    // Every divergence must be a near-tie (above); beyond that, on the
+    // batch-invariant CPU path nearly all runs must match outright (100 of
+    // 100 on our 2-vCPU Xeon).
+    EXPECT_GE(identical, static_cast<int>(prompts.size() * 2 * 95 / 100));
     EXPECT_GT(accepted, 500);  // the drafts were really exercised
 }
 

@@ -105,6 +105,17 @@ struct context_options {
     int32_t n_threads = 0;     // 0 = hardware threads
     bool kv_unified = true;    // one KV buffer shared by all sequences (needed for trees)
     bool embeddings = false;   // embedding mode (mean pooling), for encoders
+    // Batch invariance. llama.cpp's CPU flash attention has three kernels: a
+    // single query over 512+ cells is split across threads and the partial
+    // sums merged, 64+ queries are tiled, everything else runs one query row
+    // at a time, and the three round differently, so a token's logits would
+    // depend on the size of the batch it is in (measured: 370 of 526 rows
+    // differ between one-at-a-time and 8-at-a-time decoding at 2 threads).
+    // With keys in F16 and values in Q8_0 (types differ, so neither the split
+    // nor the tiled kernel applies) every row takes the row kernel and the
+    // logits are bit-identical for any batch; strict verification relies on
+    // it. The cost, Q8_0 values, is measured in docs/model.md.
+    bool batch_invariant = true;
 };
 
 // A llama.cpp context: KV cache plus compute state. Not thread-safe.

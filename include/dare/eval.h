@@ -22,6 +22,7 @@ struct perplexity_result {
 
 // Scores every {"text", "prompt"} line of a JSONL file (a knowledge output of
 // dare generate, or a pool corpus). Lines without a prompt are scored alone.
-perplexity_result corpus_perplexity(const model & m, const std::string & corpus, int32_t n_threads, uint32_t n_ctx);
+// The context options choose threads, size and the KV cache layout.
+perplexity_result corpus_perplexity(const model & m, const std::string & corpus, context_options co);
 
 }  // namespace dare

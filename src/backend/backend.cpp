@@ -284,6 +284,11 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     cp.n_threads = std::max(threads, 1);
     cp.n_threads_batch = cp.n_threads;
     cp.kv_unified = opts.kv_unified;
+    if (opts.batch_invariant) {
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+        cp.type_k = GGML_TYPE_F16;
+        cp.type_v = GGML_TYPE_Q8_0;
+    }
     cp.no_perf = true;
     cp.embeddings = opts.embeddings;
     if (opts.embeddings) {

@@ -1,4 +1,5 @@
 // Perplexity of answers given prompts.
+#include <algorithm>
 #include <cmath>
 
 #include "dare/error.h"
@@ -55,11 +56,8 @@ double answer_nll(context & ctx, std::span<const token> prompt, std::span<const 
 
 double perplexity_result::perplexity() const { return tokens ? std::exp(nll / static_cast<double>(tokens)) : 0.0; }
 
-perplexity_result corpus_perplexity(const model & m, const std::string & corpus, int32_t n_threads, uint32_t n_ctx) {
-    context_options co;
-    co.n_ctx = n_ctx;
-    co.n_batch = 256;
-    co.n_threads = n_threads;
+perplexity_result corpus_perplexity(const model & m, const std::string & corpus, context_options co) {
+    co.n_batch = std::min<uint32_t>(co.n_batch, 256);
     context ctx(m, co);
     perplexity_result r;
     const auto bos_only = m.tokenize("", true, false);

@@ -225,6 +225,7 @@ struct perplexity_options {
     std::string model, corpus;
     int32_t threads = 0;
     uint32_t n_ctx = 2048;
+    bool llama_default_kv = false;
 };
 
 void add_eval_command(CLI::App & app, perplexity_options & o) {
@@ -238,9 +239,16 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--corpus", o.corpus, "JSONL with \"text\" and optional \"prompt\"")->required();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
+    c->add_flag("--llama-default-kv", o.llama_default_kv,
+                "Score with llama.cpp's default KV cache (F16 keys and values) instead of dare's batch-invariant "
+                "one (F16 keys, Q8_0 values), to measure what the latter costs");
     c->callback([&o] {
         const dare::model m(o.model);
-        const auto r = dare::corpus_perplexity(m, o.corpus, o.threads, o.n_ctx);
+        dare::context_options co;
+        co.n_ctx = o.n_ctx;
+        co.n_threads = o.threads;
+        co.batch_invariant = !o.llama_default_kv;
+        const auto r = dare::corpus_perplexity(m, o.corpus, co);
         std::printf("model %s: %lld records, %lld tokens, mean NLL %.4f nats/token, perplexity %.3f\n",
                     m.info().description.c_str(), static_cast<long long>(r.records), static_cast<long long>(r.tokens),
                     r.tokens ? r.nll / static_cast<double>(r.tokens) : 0.0, r.perplexity());
