@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: knowledge generation with the
-# bundled SmolLM2-135M-Instruct model for 8 movies of the bundled MovieLens
-# dataset, with the KAR item prompt. Outputs go to ${DARE_DEMO_OUT:-out/demo}.
-# A rerun resumes: records already there are kept, not regenerated.
+# The main job on the embedded defaults: `dare run` with the bundled
+# SmolLM2-135M-Instruct model over a sample of the bundled MovieLens dataset,
+# items and users, DARE decoding (customized pools: genre groups for items,
+# BPR + k-means groups for users; relaxed verification), then `dare report`.
+# Outputs go to ${DARE_DEMO_OUT:-out/demo}. A rerun resumes the run folder:
+# records already there are kept, not regenerated.
+# Environment: DARE_DEMO_LIMIT (records, default 24), DARE_DEMO_TOKENS (per
+# record, default 128), DARE_THREADS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -11,16 +15,19 @@ OUT="${DARE_DEMO_OUT:-out/demo}"
 THREADS="${DARE_THREADS:-$(nproc)}"
 mkdir -p "$OUT"
 
-"$DARE" prompts --target items --limit 8 --out "$OUT/item_prompts.jsonl"
-"$DARE" generate --mode vanilla --prompts "$OUT/item_prompts.jsonl" --out "$OUT/item_knowledge.jsonl" \
-  --max-tokens 256 --threads "$THREADS"
+"$DARE" run --out "$OUT/run" --target both --limit "${DARE_DEMO_LIMIT:-24}" \
+  --max-tokens "${DARE_DEMO_TOKENS:-128}" --threads "$THREADS"
+echo
+"$DARE" report "$OUT/run"
 
-python3 - "$OUT/item_knowledge.jsonl" <<'PY'
+python3 - "$OUT/run/knowledge.jsonl" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-tok = sum(r["tokens"] for r in recs); sec = sum(r["seconds"] for r in recs)
-print(f"\n{len(recs)} knowledge records, {tok} tokens, {tok/sec:.1f} tokens/s")
-first = recs[0]
-print(f"\nfirst record (id {first['id']}):\n{first['text'][:600]}{'...' if len(first['text']) > 600 else ''}\n")
+for kind in ("item", "user"):
+    r = next((r for r in recs if r["kind"] == kind), None)
+    if r:
+        t = r["text"]
+        print(f"\nexample {kind} {r['id']} (group {r['group']}):\n{t[:500]}{'...' if len(t) > 500 else ''}")
 PY
-echo "knowledge written to $OUT/item_knowledge.jsonl (prompts: $OUT/item_prompts.jsonl)"
+echo
+echo "knowledge: $OUT/run/knowledge.jsonl; summary: $OUT/run/summary.json; chart: $OUT/run/report.html"

@@ -72,7 +72,7 @@ TEST(Cli, MalformedPromptsNameTheLineAndWriteNothing) {
 TEST(Cli, HelpDocumentsEveryOption) {
     const auto top = run_dare("--help");
     EXPECT_EQ(top.exit_code, 0);
-    for (const char * s : {"generate", "prompts", "pool", "info", "--version"}) {
+    for (const char * s : {"generate", "prompts", "pool", "info", "run", "report", "--version"}) {
         EXPECT_NE(top.output.find(s), std::string::npos) << s;
     }
     const auto gen = run_dare("generate --help");
@@ -80,8 +80,16 @@ TEST(Cli, HelpDocumentsEveryOption) {
     for (const char * s : {"--prompts", "--out", "--model", "--mode", "--max-tokens", "--ctx", "--threads",
                            "--temperature", "--seed", "--raw-prompt", "--fresh", "--log-interval", "--verbose",
                            "--pool", "--save-pool", "--verify", "--top-k", "--min-prob", "--draft-nodes",
-                           "--draft-depth"}) {
+                           "--draft-depth", "--budget", "--self-draft"}) {
         EXPECT_NE(gen.output.find(s), std::string::npos) << s;
+    }
+    const auto run = run_dare("run --help");
+    EXPECT_EQ(run.exit_code, 0);
+    for (const char * s : {"--dataset", "--target", "--out", "--limit", "--grouping", "--user-groups", "--genre-groups",
+                           "--warmup-fraction", "--history-max", "--templates", "--pool-from", "--index",
+                           "--group-seed", "--strict-input", "--force", "--mode", "--verify", "--max-tokens",
+                           "--top-k", "--min-prob"}) {
+        EXPECT_NE(run.output.find(s), std::string::npos) << s;
     }
 }
 

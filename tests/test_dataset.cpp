@@ -85,3 +85,118 @@ TEST(Dataset, BundledDatasetLoadsCleanly) {
     EXPECT_EQ(ds.interactions.size(), 100004u);
     EXPECT_TRUE(ds.problems.empty());
 }
+
+TEST(Dataset, LoadsMovieLens1mWithDemographicsAndLatin1Titles) {
+    temp_dir d;
+    // "Bicycle Thief, The (Ladri di biciclette)" style titles; one in Latin-1 (0xE9 = é).
+    write_file(d / "movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+                                 "2::Am\xE9lie (2001)::Comedy|Romance\n"
+                                 "3:Broken (2000)::Drama\n");
+    write_file(d / "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n2::M::25::1::1\n");
+    write_file(d / "ratings.dat", "1::1::5::978300760\n1::2::3::978302109\n2::2::4::978301968\n2::7::4::978301968\n");
+    const auto ds = dare::load_dataset(d.str());
+    EXPECT_EQ(ds.format, "ml-1m");
+    ASSERT_EQ(ds.items.size(), 2u);
+    EXPECT_EQ(ds.items[1].title, "Am\xC3\xA9lie (2001)");  // converted to UTF-8
+    EXPECT_EQ(ds.items[0].genres, (std::vector<std::string>{"Animation", "Children's", "Comedy"}));
+    ASSERT_EQ(ds.users.size(), 2u);
+    EXPECT_EQ(ds.users[0].gender, "female");
+    EXPECT_EQ(ds.users[0].age, "under 18");
+    EXPECT_EQ(ds.users[0].occupation, "K-12 student");
+    EXPECT_EQ(ds.users[1].occupation, "self-employed");
+    EXPECT_EQ(ds.interactions.size(), 3u);
+    ASSERT_EQ(ds.problems.size(), 3u);  // movies.dat:3 (bad separator), users.dat:3 (duplicate), ratings.dat:4 (item 7)
+    EXPECT_NE(ds.problems[0].file.find("movies.dat"), std::string::npos);
+    EXPECT_EQ(ds.problems[0].line, 3);
+    EXPECT_NE(ds.problems[1].file.find("users.dat"), std::string::npos);
+    EXPECT_EQ(ds.problems[2].line, 4);
+}
+
+TEST(Dataset, MovieLens10mShapeHasNoDemographics) {
+    temp_dir d;
+    write_file(d / "movies.dat", "1::Toy Story (1995)::Adventure|Animation\n");
+    write_file(d / "ratings.dat", "5::1::4.5::1112486027\n");
+    const auto ds = dare::load_dataset(d.str());
+    EXPECT_EQ(ds.format, "ml-10m");
+    ASSERT_EQ(ds.users.size(), 1u);
+    EXPECT_TRUE(ds.users[0].gender.empty());
+    EXPECT_FLOAT_EQ(ds.interactions[0].rating, 4.5f);
+}
+
+TEST(Dataset, LoadsMovieLens100kShape) {
+    temp_dir d;
+    // 19 genre flags: unknown, Action, Adventure, Animation, Children's, Comedy, ...
+    write_file(d / "u.item", "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+                             "2|Caf\xE9 au lait (1994)|01-Jan-1994||http://y|0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0\n"
+                             "3|Short row|01-Jan-1994\n");
+    write_file(d / "u.user", "1|24|M|technician|85711\n2|53|F|other|94043\n");
+    write_file(d / "u.data", "1\t1\t5\t874965758\n2\t2\t3\t876893171\n2\t1\tx\t876893171\n");
+    const auto ds = dare::load_dataset(d.str());
+    EXPECT_EQ(ds.format, "ml-100k");
+    ASSERT_EQ(ds.items.size(), 2u);
+    EXPECT_EQ(ds.items[0].genres, (std::vector<std::string>{"Animation", "Children's", "Comedy"}));
+    EXPECT_EQ(ds.items[1].title, "Caf\xC3\xA9 au lait (1994)");
+    EXPECT_EQ(ds.items[1].genres, (std::vector<std::string>{"Drama"}));
+    ASSERT_EQ(ds.users.size(), 2u);
+    EXPECT_EQ(ds.users[0].age, "24");
+    EXPECT_EQ(ds.users[0].occupation, "technician");
+    EXPECT_EQ(ds.users[1].gender, "female");
+    EXPECT_EQ(ds.interactions.size(), 2u);
+    ASSERT_EQ(ds.problems.size(), 2u);
+    EXPECT_EQ(ds.problems[0].line, 3);  // u.item short row
+    EXPECT_NE(ds.problems[1].file.find("u.data"), std::string::npos);
+    EXPECT_EQ(ds.problems[1].line, 3);
+}
+
+TEST(Dataset, LoadsGenericShape) {
+    temp_dir d;
+    write_file(d / "items.jsonl", "{\"id\": \"sku-1\", \"title\": \"Trail shoes\", \"genres\": [\"Sports\", \"Shoes\"]}\n"
+                                  "{\"id\": 2, \"title\": \"Rain jacket\"}\n"
+                                  "{\"title\": \"no id\"}\n"
+                                  "not json\n");
+    write_file(d / "users.jsonl", "{\"id\": \"u1\", \"age\": 31, \"gender\": \"female\"}\n");
+    write_file(d / "interactions.csv", "user,item,rating,timestamp\nu1,sku-1,5,100\nu2,2,4,200\nu2,sku-9,4,300\n");
+    const auto ds = dare::load_dataset(d.str());
+    EXPECT_EQ(ds.format, "generic");
+    ASSERT_EQ(ds.items.size(), 2u);
+    EXPECT_EQ(ds.items[1].id, "2");
+    EXPECT_EQ(ds.items[0].genres, (std::vector<std::string>{"Sports", "Shoes"}));
+    ASSERT_EQ(ds.users.size(), 2u);  // u1 from users.jsonl, u2 from the interactions
+    EXPECT_EQ(ds.users[0].age, "31");
+    EXPECT_EQ(ds.interactions.size(), 2u);
+    ASSERT_EQ(ds.problems.size(), 3u);
+    EXPECT_EQ(ds.problems[0].line, 3);
+    EXPECT_EQ(ds.problems[1].line, 4);
+    EXPECT_NE(ds.problems[2].file.find("interactions.csv"), std::string::npos);
+    // Strict mode: the first bad row is fatal, with file and line.
+    dare::load_options strict;
+    strict.strict = true;
+    try {
+        dare::load_dataset(d.str(), strict);
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("items.jsonl:3"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Dataset, UnknownFolderNamesTheShapesItKnows) {
+    temp_dir d;
+    write_file(d / "readme.txt", "x");
+    try {
+        dare::load_dataset(d.str());
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("u.item"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Dataset, UserHistoriesAreInTimeOrder) {
+    temp_dir d;
+    write_fixture(d);
+    const auto ds = dare::load_dataset(d.str());
+    const auto h = dare::user_histories(ds);
+    ASSERT_EQ(h.size(), ds.users.size());
+    ASSERT_EQ(h[0].size(), 2u);
+    EXPECT_LE(ds.interactions[h[0][0]].timestamp, ds.interactions[h[0][1]].timestamp);
+    EXPECT_EQ(ds.interactions[h[0][0]].item, 1);  // the 3.5-star rating came first
+}

@@ -78,3 +78,39 @@ TEST(Draft, AcceptanceTrackerLearnsTheRatio) {
     }
     EXPECT_NEAR(tr.alpha(), 0.5, 0.02);
 }
+
+TEST(DraftMerger, MergesTwoTreesByEstimatedProbabilityKeepingPrefixes) {
+    // a: root 10; 5 (p .8) -> 6 (p .6); 7 (p .2)
+    dare::draft_tree a;
+    a.root_score = 10;
+    a.nodes = {{5, -1, 1, 8}, {6, 0, 2, 6}, {7, -1, 1, 2}};
+    // b: root 4; 5 (p .5) -> 9 (p .5); 8 (p .25)
+    dare::draft_tree b;
+    b.root_score = 4;
+    b.nodes = {{5, -1, 1, 2}, {9, 0, 2, 2}, {8, -1, 1, 1}};
+    dare::draft_merger m;
+    dare::draft_tree out;
+    m.merge(a, b, 16, out);
+    ASSERT_EQ(out.size(), 5);  // 5, 6, 9, 8, 7: the shared first token once
+    EXPECT_FLOAT_EQ(out.root_score, 1.0f);
+    EXPECT_EQ(out.nodes[0].tok, 5);
+    EXPECT_FLOAT_EQ(out.nodes[0].score, 0.8f);  // the higher of the two estimates
+    EXPECT_EQ(out.nodes[1].tok, 6);
+    EXPECT_EQ(out.nodes[1].parent, 0);
+    EXPECT_EQ(out.nodes[2].tok, 9);
+    EXPECT_EQ(out.nodes[2].parent, 0);
+    EXPECT_EQ(out.nodes[3].tok, 8);
+    EXPECT_EQ(out.nodes[4].tok, 7);
+    for (int32_t i = 0; i < out.size(); ++i) {  // best-first: parents first, estimates never rise
+        EXPECT_LT(out.nodes[i].parent, i);
+        if (i > 0) {
+            EXPECT_LE(out.nodes[i].score, out.nodes[i - 1].score);
+        }
+    }
+    m.merge(a, b, 2, out);  // a budget keeps the best prefix-closed set
+    ASSERT_EQ(out.size(), 2);
+    EXPECT_EQ(out.path(1), (std::vector<dare::token>{5, 6}));
+    dare::draft_tree empty;
+    m.merge(empty, b, 16, out);
+    EXPECT_EQ(out.size(), 3);
+}

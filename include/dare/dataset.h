@@ -38,7 +38,7 @@ struct row_problem {
 
 struct dataset {
     std::string name;    // folder name
-    std::string format;  // "ml-latest" ...
+    std::string format;  // "ml-latest", "ml-1m", "ml-10m", "ml-100k" or "generic"
     std::vector<item> items;
     std::vector<user> users;
     std::vector<interaction> interactions;
@@ -49,7 +49,11 @@ struct load_options {
     bool strict = false;  // first malformed row is a fatal error
 };
 
-// Detects the dataset's shape from the folder's files and loads it.
+// Detects the dataset's shape from the folder's files and loads it:
+//   movies.csv + ratings.csv            ml-latest, ml-latest-small, ml-25m
+//   movies.dat + ratings.dat [users.dat] ml-10m, ml-1m (with demographics)
+//   u.item + u.data [u.user, u.genre]   ml-100k (Latin-1 titles -> UTF-8)
+//   items.jsonl + interactions.csv [users.jsonl]  generic (docs/datasets.md)
 // Throws dare::error if the folder is not a dataset it knows, or (strict) on
 // the first malformed row.
 dataset load_dataset(const std::string & dir, const load_options & opts = {});
@@ -60,5 +64,8 @@ bool split_csv_line(const std::string & line, std::vector<std::string> & fields)
 
 // Items ordered by number of ratings, most-rated first (ties by position).
 std::vector<int32_t> items_by_popularity(const dataset & d);
+
+// For every user, the indices of their interactions in time order.
+std::vector<std::vector<int32_t>> user_histories(const dataset & d);
 
 }  // namespace dare

@@ -42,6 +42,27 @@ struct draft_tree {
     std::vector<int32_t> remap_, stack_;
 };
 
+// Merges two best-first trees into `out` (best-first, at most max_nodes):
+// node scores become probability estimates score / root_score, a path both
+// trees propose keeps the higher estimate, and the result's root_score is 1.
+// Used to draft from a record's own context and its group's pool at once.
+// `scratch` is reused between calls.
+struct draft_merger {
+    void merge(const draft_tree & a, const draft_tree & b, int32_t max_nodes, draft_tree & out);
+
+  private:
+    struct item {
+        float p;
+        int32_t depth;
+        int32_t idx;
+    };
+    void add(const draft_tree & t);
+    std::vector<draft_node> all_;     // merged trie, parents before children
+    std::vector<int32_t> map_;        // tree node -> merged node
+    std::vector<item> order_;
+    std::vector<int32_t> new_index_;
+};
+
 struct draft_limits {
     int32_t max_nodes = 16;
     int32_t max_depth = 8;

@@ -42,7 +42,12 @@ std::vector<prompt_record> read_prompts_jsonl(const std::string & path);
 // Canonical text of a JSON id: strings as-is, numbers as their JSON text.
 std::string id_text(const json & id);
 
-// Append-only JSONL file of records keyed by "id".
+// Key of a record in a record_log: its "id" as text, prefixed with its
+// "kind" and a colon when it has one ("user:12"), so one file can hold users
+// and items with overlapping ids.
+std::string record_key(const json & record);
+
+// Append-only JSONL file of records keyed by record_key().
 class record_log {
   public:
     // Opens (creating if needed) `path`. Existing complete lines are kept and
@@ -54,7 +59,7 @@ class record_log {
     record_log(const record_log &) = delete;
     record_log & operator=(const record_log &) = delete;
 
-    bool contains(const std::string & id) const { return done_.count(id) != 0; }
+    bool contains(const std::string & key) const { return done_.count(key) != 0; }
     size_t size() const { return done_.size(); }
     const std::vector<json> & existing() const { return existing_; }
     bool repaired_torn_line() const { return repaired_; }

@@ -29,6 +29,11 @@ struct speculative_options {
     // maximises expected tokens per unit of verification cost (possibly none);
     // without one, the whole tree is verified.
     cost_model cost;
+    // With a pool, also draft from the record's own prompt and output (as
+    // prompt lookup does) and merge the two trees (draft_merger): knowledge
+    // texts repeat their own names and phrases, which a shared pool ranks
+    // below what other records said.
+    bool self_draft = false;
 };
 
 // Sequences a context needs for trees of `max_nodes` nodes.
@@ -54,6 +59,9 @@ class speculative_decoder {
     verifier verifier_;
     batch batch_;
     draft_tree tree_;
+    draft_tree own_tree_;
+    draft_tree pool_tree_;
+    draft_merger merger_;
     verify_result vr_;
     std::vector<std::vector<seq_id>> node_seqs_;
     std::vector<seq_id> root_seqs_;

@@ -286,8 +286,8 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     cp.kv_unified = opts.kv_unified;
     if (opts.batch_invariant) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
-        cp.type_k = GGML_TYPE_F16;
-        cp.type_v = GGML_TYPE_Q8_0;
+        cp.type_k = GGML_TYPE_Q8_0;
+        cp.type_v = GGML_TYPE_F16;
     }
     cp.no_perf = true;
     cp.embeddings = opts.embeddings;

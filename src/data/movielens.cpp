@@ -1,14 +1,8 @@
-// MovieLens loaders (ml-latest / ml-latest-small / ml-25m CSV shape).
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstring>
+// MovieLens loaders in their three shapes (see loader.h): ml-latest/ml-25m
+// CSV, ml-1m/ml-10m "::" .dat files, ml-100k tab/pipe files in Latin-1.
 #include <filesystem>
-#include <fstream>
-#include <unordered_map>
 
-#include "dare/dataset.h"
-#include "dare/error.h"
+#include "loader.h"
 
 namespace dare {
 
@@ -42,180 +36,222 @@ bool split_csv_line(const std::string & line, std::vector<std::string> & fields)
     return !quoted;
 }
 
+namespace detail {
+
 namespace {
 
-class row_reporter {
-  public:
-    row_reporter(dataset & d, const load_options & o) : d_(d), o_(o) {}
-    void bad(const std::string & file, long line, const std::string & what) {
-        if (o_.strict) {
-            throw error_at(file, line, what + " (--strict-input)");
-        }
-        d_.problems.push_back({file, line, what});
+// Item rows shared by every shape: id must be an integer, title non-empty,
+// id unique.
+void add_movie(dataset & d, id_tables & ids, row_reporter & report, const line_reader & r, const std::string & id,
+               const std::string & title, std::vector<std::string> genres) {
+    long n = 0;
+    if (!parse_number(id, n)) {
+        report.bad(r, "movie id is not an integer: '" + id + "'");
+    } else if (title.empty()) {
+        report.bad(r, "empty title");
+    } else if (!ids.add_item(d, {id, to_utf8(title), std::move(genres)})) {
+        report.bad(r, "duplicate movie id " + id);
     }
-
-  private:
-    dataset & d_;
-    const load_options & o_;
-};
-
-std::ifstream open_or_throw(const std::string & path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw error(path + ": cannot open (" + std::strerror(errno) + ")");
-    }
-    return in;
 }
 
-template <typename T>
-bool parse_number(const std::string & s, T & out) {
-    const char * b = s.data();
-    const char * e = s.data() + s.size();
-    auto [p, ec] = std::from_chars(b, e, out);
-    return ec == std::errc() && p == e;
-}
-
-std::vector<std::string> split_genres(const std::string & s, char sep) {
-    std::vector<std::string> out;
-    if (s == "(no genres listed)" || s.empty()) {
-        return out;
-    }
-    size_t pos = 0;
-    while (pos <= s.size()) {
-        size_t next = s.find(sep, pos);
-        if (next == std::string::npos) {
-            next = s.size();
-        }
-        if (next > pos) {
-            out.push_back(s.substr(pos, next - pos));
-        }
-        pos = next + 1;
-    }
-    return out;
-}
-
-void load_ml_latest(const std::string & dir, dataset & d, const load_options & opts) {
-    row_reporter report(d, opts);
-    std::unordered_map<std::string, int32_t> item_index;
-    std::unordered_map<std::string, int32_t> user_index;
-    std::vector<std::string> f;
+void expect_header(line_reader & r, const std::string & header) {
     std::string line;
-
-    const std::string movies = dir + "/movies.csv";
-    auto in = open_or_throw(movies);
-    long lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (lineno == 1) {
-            if (line.rfind("movieId,title,genres", 0) != 0) {
-                throw error_at(movies, 1, "expected header movieId,title,genres");
-            }
-            continue;
-        }
-        if (line.empty()) {
-            continue;
-        }
-        long id = 0;
-        if (!split_csv_line(line, f)) {
-            report.bad(movies, lineno, "unterminated quote");
-            continue;
-        }
-        if (f.size() != 3) {
-            report.bad(movies, lineno, "expected 3 fields, found " + std::to_string(f.size()));
-            continue;
-        }
-        if (!parse_number(f[0], id)) {
-            report.bad(movies, lineno, "movieId is not an integer: '" + f[0] + "'");
-            continue;
-        }
-        if (f[1].empty()) {
-            report.bad(movies, lineno, "empty title");
-            continue;
-        }
-        if (!item_index.emplace(f[0], static_cast<int32_t>(d.items.size())).second) {
-            report.bad(movies, lineno, "duplicate movieId " + f[0]);
-            continue;
-        }
-        d.items.push_back({f[0], f[1], split_genres(f[2], '|')});
+    if (!r.next(line) || line.rfind(header, 0) != 0) {
+        throw error_at(r.path(), 1, "expected header " + header);
     }
+}
 
-    const std::string ratings = dir + "/ratings.csv";
-    in = open_or_throw(ratings);
-    lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (lineno == 1) {
-            if (line.rfind("userId,movieId,rating,timestamp", 0) != 0) {
-                throw error_at(ratings, 1, "expected header userId,movieId,rating,timestamp");
-            }
-            continue;
-        }
-        if (line.empty()) {
-            continue;
-        }
-        long uid = 0;
-        float rating = 0;
-        int64_t ts = 0;
-        if (!split_csv_line(line, f) || f.size() != 4) {
-            report.bad(ratings, lineno, "expected 4 fields userId,movieId,rating,timestamp");
-            continue;
-        }
-        if (!parse_number(f[0], uid) || !parse_number(f[2], rating) || !parse_number(f[3], ts)) {
-            report.bad(ratings, lineno, "non-numeric userId, rating or timestamp");
-            continue;
-        }
-        auto it = item_index.find(f[1]);
-        if (it == item_index.end()) {
-            report.bad(ratings, lineno, "movieId " + f[1] + " is not in movies.csv");
-            continue;
-        }
-        auto [uit, added] = user_index.emplace(f[0], static_cast<int32_t>(d.users.size()));
-        if (added) {
-            d.users.push_back({f[0], "", "", ""});
-        }
-        d.interactions.push_back({uit->second, it->second, rating, ts});
-    }
+// MovieLens 1M codes (its README): age buckets and occupations.
+std::string ml1m_age(const std::string & code) {
+    static const std::unordered_map<std::string, std::string> m = {
+        {"1", "under 18"}, {"18", "18-24"}, {"25", "25-34"}, {"35", "35-44"},
+        {"45", "45-49"},   {"50", "50-55"}, {"56", "56 or over"}};
+    auto it = m.find(code);
+    return it == m.end() ? std::string() : it->second;
+}
+
+std::string ml1m_occupation(const std::string & code) {
+    static const char * names[] = {"other",
+                                   "academic/educator",
+                                   "artist",
+                                   "clerical/admin",
+                                   "college/grad student",
+                                   "customer service",
+                                   "doctor/health care",
+                                   "executive/managerial",
+                                   "farmer",
+                                   "homemaker",
+                                   "K-12 student",
+                                   "lawyer",
+                                   "programmer",
+                                   "retired",
+                                   "sales/marketing",
+                                   "scientist",
+                                   "self-employed",
+                                   "technician/engineer",
+                                   "tradesman/craftsman",
+                                   "unemployed",
+                                   "writer"};
+    int n = -1;
+    return parse_number(code, n) && n >= 0 && n < 21 ? names[n] : std::string();
+}
+
+std::string gender_word(const std::string & g) {
+    return g == "M" ? "male" : g == "F" ? "female" : std::string();
 }
 
 }  // namespace
 
-dataset load_dataset(const std::string & dir, const load_options & opts) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) {
-        throw error("dataset folder not found: " + dir);
+void load_ml_latest(const std::string & dir, dataset & d, const load_options & opts) {
+    row_reporter report(d, opts);
+    id_tables ids;
+    std::vector<std::string> f;
+    std::string line;
+    line_reader movies(dir + "/movies.csv");
+    expect_header(movies, "movieId,title,genres");
+    while (movies.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        if (!split_csv_line(line, f)) {
+            report.bad(movies, "unterminated quote");
+        } else if (f.size() != 3) {
+            report.bad(movies, "expected 3 fields, found " + std::to_string(f.size()));
+        } else {
+            add_movie(d, ids, report, movies, f[0], f[1], split_genres(f[2], '|'));
+        }
     }
-    dataset d;
-    d.name = fs::path(dir).filename().string();
-    if (d.name.empty()) {
-        d.name = fs::path(dir).parent_path().filename().string();
+    line_reader ratings(dir + "/ratings.csv");
+    expect_header(ratings, "userId,movieId,rating,timestamp");
+    while (ratings.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        if (!split_csv_line(line, f) || f.size() != 4) {
+            report.bad(ratings, "expected 4 fields userId,movieId,rating,timestamp");
+            continue;
+        }
+        add_interaction(d, ids, report, ratings, f[0], f[1], f[2], f[3]);
     }
-    if (fs::exists(fs::path(dir) / "movies.csv") && fs::exists(fs::path(dir) / "ratings.csv")) {
-        d.format = "ml-latest";
-        load_ml_latest(dir, d, opts);
-    } else {
-        throw error(dir + ": not a dataset dare knows (expected MovieLens movies.csv + ratings.csv)");
-    }
-    return d;
 }
 
-std::vector<int32_t> items_by_popularity(const dataset & d) {
-    std::vector<int32_t> count(d.items.size(), 0);
-    for (const auto & x : d.interactions) {
-        ++count[x.item];
+void load_ml_dat(const std::string & dir, dataset & d, const load_options & opts) {
+    row_reporter report(d, opts);
+    id_tables ids;
+    std::vector<std::string> f;
+    std::string line;
+    line_reader movies(dir + "/movies.dat");
+    while (movies.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        split_on(line, "::", f);
+        if (f.size() != 3) {
+            report.bad(movies, "expected MovieID::Title::Genres, found " + std::to_string(f.size()) + " fields");
+            continue;
+        }
+        add_movie(d, ids, report, movies, f[0], f[1], split_genres(f[2], '|'));
     }
-    std::vector<int32_t> order(d.items.size());
-    for (size_t i = 0; i < order.size(); ++i) {
-        order[i] = static_cast<int32_t>(i);
+    if (std::filesystem::exists(dir + "/users.dat")) {
+        line_reader users(dir + "/users.dat");
+        while (users.next(line)) {
+            if (line.empty()) {
+                continue;
+            }
+            split_on(line, "::", f);
+            if (f.size() != 5) {
+                report.bad(users, "expected UserID::Gender::Age::Occupation::Zip-code");
+            } else if (!ids.add_user(d, {f[0], gender_word(f[1]), ml1m_age(f[2]), ml1m_occupation(f[3])})) {
+                report.bad(users, "duplicate user id " + f[0]);
+            }
+        }
     }
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return count[a] > count[b]; });
-    return order;
+    line_reader ratings(dir + "/ratings.dat");
+    while (ratings.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        split_on(line, "::", f);
+        if (f.size() != 4) {
+            report.bad(ratings, "expected UserID::MovieID::Rating::Timestamp");
+            continue;
+        }
+        add_interaction(d, ids, report, ratings, f[0], f[1], f[2], f[3]);
+    }
 }
 
+void load_ml_100k(const std::string & dir, dataset & d, const load_options & opts) {
+    row_reporter report(d, opts);
+    id_tables ids;
+    std::vector<std::string> f;
+    std::string line;
+    // Genre names by flag position, from u.genre when present.
+    std::vector<std::string> genre_names = {"unknown", "Action", "Adventure", "Animation", "Children's",
+                                            "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+                                            "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+                                            "Sci-Fi", "Thriller", "War", "Western"};
+    if (std::filesystem::exists(dir + "/u.genre")) {
+        line_reader g(dir + "/u.genre");
+        while (g.next(line)) {
+            if (line.empty()) {
+                continue;
+            }
+            split_on(line, "|", f);
+            size_t idx = 0;
+            if (f.size() != 2 || !parse_number(f[1], idx) || idx > 64) {
+                report.bad(g, "expected name|index");
+                continue;
+            }
+            genre_names.resize(std::max(genre_names.size(), idx + 1));
+            genre_names[idx] = f[0];
+        }
+    }
+    line_reader movies(dir + "/u.item");
+    while (movies.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        split_on(line, "|", f);
+        if (f.size() < 5 + genre_names.size()) {
+            report.bad(movies, "expected id|title|release|video release|url|" + std::to_string(genre_names.size()) +
+                                   " genre flags, found " + std::to_string(f.size()) + " fields");
+            continue;
+        }
+        std::vector<std::string> genres;
+        for (size_t g = 0; g < genre_names.size(); ++g) {
+            if (f[5 + g] == "1" && genre_names[g] != "unknown") {
+                genres.push_back(genre_names[g]);
+            }
+        }
+        add_movie(d, ids, report, movies, f[0], f[1], std::move(genres));
+    }
+    if (std::filesystem::exists(dir + "/u.user")) {
+        line_reader users(dir + "/u.user");
+        while (users.next(line)) {
+            if (line.empty()) {
+                continue;
+            }
+            split_on(line, "|", f);
+            if (f.size() != 5) {
+                report.bad(users, "expected id|age|gender|occupation|zip");
+            } else if (!ids.add_user(d, {f[0], gender_word(f[2]), f[1], f[3]})) {
+                report.bad(users, "duplicate user id " + f[0]);
+            }
+        }
+    }
+    line_reader ratings(dir + "/u.data");
+    while (ratings.next(line)) {
+        if (line.empty()) {
+            continue;
+        }
+        split_on(line, "\t", f);
+        if (f.size() != 4) {
+            report.bad(ratings, "expected user id, item id, rating, timestamp separated by tabs");
+            continue;
+        }
+        add_interaction(d, ids, report, ratings, f[0], f[1], f[2], f[3]);
+    }
+}
+
+}  // namespace detail
 }  // namespace dare

@@ -100,9 +100,9 @@ cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes,
 
 std::string calibration_path(const model_info & m, int32_t n_threads) {
     char name[128];
-    // "kv2": measured with the batch-invariant KV layout (F16 keys, Q8_0
+    // "kv3": measured with the batch-invariant KV layout (Q8_0 keys, F16
     // values); bump when the context setup changes what a batch costs.
-    std::snprintf(name, sizeof name, "cost-kv2-%016llx-%llu-t%d.json", static_cast<unsigned long long>(m.vocab_fingerprint),
+    std::snprintf(name, sizeof name, "cost-kv3-%016llx-%llu-t%d.json", static_cast<unsigned long long>(m.vocab_fingerprint),
                   static_cast<unsigned long long>(m.size_bytes), n_threads);
     return cache_dir() + "/calibration/" + name;
 }

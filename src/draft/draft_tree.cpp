@@ -50,4 +50,61 @@ void draft_tree::order_depth_first() {
     nodes.swap(scratch_);
 }
 
+void draft_merger::add(const draft_tree & t) {
+    if (t.empty() || t.root_score <= 0) {
+        return;
+    }
+    map_.assign(t.nodes.size(), -1);
+    for (size_t i = 0; i < t.nodes.size(); ++i) {
+        const auto & n = t.nodes[i];
+        const int32_t parent = n.parent < 0 ? -1 : map_[n.parent];
+        const float p = n.score / t.root_score;
+        int32_t found = -1;
+        for (size_t k = 0; k < all_.size(); ++k) {  // trees are small: a scan beats a hash map
+            if (all_[k].parent == parent && all_[k].tok == n.tok) {
+                found = static_cast<int32_t>(k);
+                break;
+            }
+        }
+        if (found < 0) {
+            found = static_cast<int32_t>(all_.size());
+            all_.push_back({n.tok, parent, n.depth, p});
+        } else {
+            all_[found].score = std::max(all_[found].score, p);
+        }
+        map_[i] = found;
+    }
+}
+
+void draft_merger::merge(const draft_tree & a, const draft_tree & b, int32_t max_nodes, draft_tree & out) {
+    all_.clear();
+    add(a);
+    add(b);
+    // Best-first: higher estimate, then shallower (so a parent, never below its
+    // children, comes before them), then creation order.
+    order_.clear();
+    for (size_t k = 0; k < all_.size(); ++k) {
+        order_.push_back({all_[k].score, all_[k].depth, static_cast<int32_t>(k)});
+    }
+    std::sort(order_.begin(), order_.end(), [](const item & x, const item & y) {
+        if (x.p != y.p) return x.p > y.p;
+        if (x.depth != y.depth) return x.depth < y.depth;
+        return x.idx < y.idx;
+    });
+    out.clear();
+    out.root_score = 1.0f;
+    new_index_.assign(all_.size(), -1);
+    for (const auto & it : order_) {
+        if (out.size() >= max_nodes) {
+            break;
+        }
+        draft_node n = all_[it.idx];
+        if (n.parent >= 0) {
+            n.parent = new_index_[n.parent];  // placed already: a parent sorts first
+        }
+        new_index_[it.idx] = out.size();
+        out.nodes.push_back(n);
+    }
+}
+
 }  // namespace dare

@@ -39,17 +39,25 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     verifier_.reseed(g.seed);
     token_picker first_picker(opts_.verify.mode == verify_mode::sample ? opts_.verify.temperature : 0.0f, g.seed ^ 0x5bd1e995u);
 
-    // Prompt lookup drafts from this record alone.
+    // Prompt lookup drafts from this record alone; with a pool, the record's
+    // own index is merged in when self_draft is set.
     std::unique_ptr<token_index> own;
     token_index * idx = pool;
-    if (!idx) {
+    if (!idx || opts_.self_draft) {
         own = make_index(index_kind::suffix);
+    }
+    if (!idx) {
         idx = own.get();
     }
+    token_index * self = own && own.get() != idx ? own.get() : nullptr;
     const auto t0 = clock_type::now();
     auto tr = clock_type::now();
-    idx->insert(prompt, token_source::prompt);
-    idx->begin_sequence(token_source::output);
+    for (token_index * x : {idx, self}) {
+        if (x) {
+            x->insert(prompt, token_source::prompt);
+            x->begin_sequence(token_source::output);
+        }
+    }
     r.stats.retrieval_seconds += seconds_since(tr);
 
     const int32_t row = prefill(ctx_, batch_, prompt, 0);
@@ -72,6 +80,9 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         const pos_t P = static_cast<pos_t>(context_.size() - 1);  // position of `last`, not yet in the KV cache
         const pos_t first_pending = static_cast<pos_t>(kv_len_);  // context_[kv_len_ .. P] are not in the KV cache
         idx->append(last);
+        if (self) {
+            self->append(last);
+        }
 
         // Draft, never past max_tokens (the step also yields one target token).
         tr = clock_type::now();
@@ -79,7 +90,13 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         lim.max_depth = std::min(lim.max_depth, g.max_tokens - static_cast<int32_t>(r.tokens.size()) - 1);
         double predicted = 0;
         if (lim.max_depth > 0 && lim.max_nodes > 0) {
-            idx->draft(context_, lim, tree_);
+            if (self) {
+                self->draft(context_, lim, own_tree_);
+                idx->draft(context_, lim, pool_tree_);
+                merger_.merge(own_tree_, pool_tree_, lim.max_nodes, tree_);
+            } else {
+                idx->draft(context_, lim, tree_);
+            }
             if (!opts_.cost.empty()) {
                 const int32_t rows = static_cast<int32_t>(P - first_pending) + 1;
                 const int32_t keep = choose_draft_size(tree_, tree_.root_score, tracker_.alpha(), opts_.cost, rows, &predicted);
@@ -181,6 +198,9 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
             context_.push_back(r.tokens[k]);
             if (k + 1 < r.tokens.size()) {
                 idx->append(r.tokens[k]);
+                if (self) {
+                    self->append(r.tokens[k]);
+                }
             }
         }
         r.stats.retrieval_seconds += seconds_since(tr);

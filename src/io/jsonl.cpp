@@ -97,6 +97,14 @@ std::vector<prompt_record> read_prompts_jsonl(const std::string & path) {
     return out;
 }
 
+std::string record_key(const json & record) {
+    const std::string id = id_text(record.at("id"));
+    if (record.contains("kind") && record["kind"].is_string()) {
+        return record["kind"].get<std::string>() + ":" + id;
+    }
+    return id;
+}
+
 record_log::record_log(const std::string & path, bool fresh) : path_(path) {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -133,7 +141,7 @@ record_log::record_log(const std::string & path, bool fresh) : path_(path) {
                 repaired_ = true;  // torn tail from an interrupted write: drop it
                 break;
             }
-            done_.insert(id_text(j["id"]));
+            done_.insert(record_key(j));
             existing_.push_back(std::move(j));
             keep = next;
             pos = next;
@@ -170,7 +178,7 @@ void record_log::append(const json & record) {
         }
         off += static_cast<size_t>(n);
     }
-    done_.insert(id_text(record.at("id")));
+    done_.insert(record_key(record));
 }
 
 }  // namespace dare

@@ -2,8 +2,10 @@
 // as summarised in docs; see ../shared/docs/DARE.md of the project).
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "dare/prompts.h"
 
 namespace dare {
@@ -71,20 +73,27 @@ std::string item_prompt(const prompt_templates & t, const item & it) {
 }
 
 std::string user_prompt(const prompt_templates & t, const dataset & d, int32_t user_index, int history_max) {
-    std::vector<const interaction *> hist;
-    for (const auto & x : d.interactions) {
-        if (x.user == user_index) {
-            hist.push_back(&x);
+    std::vector<int32_t> hist;
+    for (size_t i = 0; i < d.interactions.size(); ++i) {
+        if (d.interactions[i].user == user_index) {
+            hist.push_back(static_cast<int32_t>(i));
         }
     }
-    std::stable_sort(hist.begin(), hist.end(),
-                     [](const interaction * a, const interaction * b) { return a->timestamp < b->timestamp; });
-    if (history_max > 0 && hist.size() > static_cast<size_t>(history_max)) {
-        hist.erase(hist.begin(), hist.end() - history_max);
+    std::stable_sort(hist.begin(), hist.end(), [&](int32_t a, int32_t b) {
+        return d.interactions[a].timestamp < d.interactions[b].timestamp;
+    });
+    return user_prompt(t, d, user_index, hist, history_max);
+}
+
+std::string user_prompt(const prompt_templates & t, const dataset & d, int32_t user_index,
+                        std::span<const int32_t> history, int history_max) {
+    if (history_max > 0 && history.size() > static_cast<size_t>(history_max)) {
+        history = history.subspan(history.size() - static_cast<size_t>(history_max));
     }
     std::vector<std::string> parts;
-    for (const auto * x : hist) {
-        parts.push_back(d.items[x->item].title + ", " + format_rating(x->rating) + " stars");
+    for (int32_t i : history) {
+        const auto & x = d.interactions[i];
+        parts.push_back(d.items[x.item].title + ", " + format_rating(x.rating) + " stars");
     }
     const user & u = d.users[user_index];
     std::string profile = "a user's";
@@ -94,6 +103,38 @@ std::string user_prompt(const prompt_templates & t, const dataset & d, int32_t u
                   (u.occupation.empty() ? std::string() : " and " + u.occupation) + ", the user's";
     }
     return render_template(t.user, {{"history", join(parts, "; ")}, {"profile", profile}});
+}
+
+prompt_templates prompt_templates::load(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw error(path + ": cannot open prompt templates");
+    }
+    const json j = json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        throw error(path + ": expected a JSON object {\"item\": \"...\", \"user\": \"...\"}");
+    }
+    prompt_templates t = kar_movies();
+    for (const auto & [key, value] : j.items()) {
+        if (key != "item" && key != "user") {
+            throw error(path + ": unknown key \"" + key + "\" (expected item, user)");
+        }
+        if (!value.is_string() || value.get<std::string>().empty()) {
+            throw error(path + ": \"" + key + "\" must be a non-empty string");
+        }
+        (key == "item" ? t.item : t.user) = value.get<std::string>();
+    }
+    try {
+        render_template(t.item, {{"title", ""}, {"genres", ""}});
+    } catch (const error & e) {
+        throw error(path + ": item template: " + e.what() + " (item placeholders: {title} {genres})");
+    }
+    try {
+        render_template(t.user, {{"history", ""}, {"profile", ""}});
+    } catch (const error & e) {
+        throw error(path + ": user template: " + e.what() + " (user placeholders: {history} {profile})");
+    }
+    return t;
 }
 
 }  // namespace dare

@@ -64,15 +64,17 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         if (name == "vanilla") {
             has_vanilla = true;
             mt.res.verify = "none";
-        } else if (name == "pld" || name == "resd" || name == "dare-strict") {
+        } else if (name == "pld" || name == "resd" || name == "dare-strict" || name == "hybrid-strict") {
             so.verify.mode = verify_mode::strict;
-        } else if (name == "dare") {
+        } else if (name == "dare" || name == "hybrid") {
             so.verify = o.relaxed;
             so.verify.mode = verify_mode::relaxed;
         } else {
-            throw error("unknown bench method '" + name + "' (vanilla, pld, resd, dare, dare-strict)");
+            throw error("unknown bench method '" + name +
+                        "' (vanilla, pld, resd, dare, dare-strict, hybrid, hybrid-strict)");
         }
-        if (name == "resd" || name == "dare" || name == "dare-strict") {
+        so.self_draft = name == "hybrid" || name == "hybrid-strict";
+        if (name != "vanilla" && name != "pld") {
             if (o.pool.empty()) {
                 throw error("method " + name + " needs --pool");
             }

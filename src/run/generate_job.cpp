@@ -11,6 +11,7 @@
 #include "dare/jsonl.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
+#include "dare/session.h"
 
 namespace dare {
 
@@ -36,11 +37,12 @@ int64_t run_prompts_job(const prompts_job_options & o) {
             emit(d.items[i].id, item_prompt(t, d.items[i]));
         }
     } else if (o.target == "users") {
+        const auto hist = user_histories(d);
         for (int32_t u = 0; u < static_cast<int32_t>(d.users.size()); ++u) {
             if (o.limit > 0 && n >= o.limit) {
                 break;
             }
-            emit(d.users[u].id, user_prompt(t, d, u, o.history_max));
+            emit(d.users[u].id, user_prompt(t, d, u, hist[u], o.history_max));
         }
     } else {
         throw error("--target must be items or users (got '" + o.target + "')");
@@ -50,59 +52,28 @@ int64_t run_prompts_job(const prompts_job_options & o) {
 }
 
 generate_job_summary run_generate_job(const generate_job_options & o) {
-    if (o.mode != "vanilla" && o.mode != "pld" && o.mode != "dare") {
-        throw error("--mode must be vanilla, pld or dare (got '" + o.mode + "')");
-    }
-    if (o.gen.max_tokens < 1) {
-        throw error("--max-tokens must be at least 1");
-    }
     if (o.mode == "dare" && o.pool.empty()) {
         throw error("--mode dare needs --pool FILE (build one with: dare pool build)");
     }
     if (o.mode != "dare" && !o.pool.empty()) {
         throw error("--pool only applies to --mode dare");
     }
-    speculative_options spec = o.spec;
-    spec.verify.mode = parse_verify_mode(o.verify);
-    if (spec.verify.mode == verify_mode::sample) {
-        spec.verify.temperature = o.gen.temperature;
-    } else if (o.mode != "vanilla" && o.gen.temperature > 0) {
-        throw error("--temperature > 0 with --mode " + o.mode + " needs --verify sample");
-    }
-    spec.verify.validate();
     // 1. Validate all inputs before touching the output.
     const auto prompts = read_prompts_jsonl(o.prompts);
-    model_options mo;
-    mo.verbose = o.verbose;
-    const model m(o.model, mo);
-    auto prompt_tokens = [&](const std::string & prompt) {
-        return o.raw_prompt ? m.tokenize(prompt, true, false)
-                            : m.tokenize(m.apply_chat_template({{"user", prompt}}, true), true, true);
-    };
+    generation_session session(o);
+    const model & m = session.get_model();
     std::vector<std::vector<token>> tokenized(prompts.size());
     for (size_t i = 0; i < prompts.size(); ++i) {
-        tokenized[i] = prompt_tokens(prompts[i].prompt);
-    }
-    std::unique_ptr<token_index> pool;
-    if (o.mode == "dare") {
-        pool = load_pool(o.pool, m.info().vocab_fingerprint);
-    }
-    const bool speculative = o.mode != "vanilla";
-    if (speculative && o.auto_budget) {
-        spec.cost = load_or_measure_cost_curve(m, o.n_threads, true);
-    }
-    context_options co;
-    co.n_ctx = o.n_ctx;
-    co.n_threads = o.n_threads;
-    co.n_seq_max = speculative ? speculative_seq_max(spec.limits) : 1;
-    context ctx(m, co);
-    const size_t slack = speculative ? static_cast<size_t>(spec.limits.max_nodes) : 0;
-    for (size_t i = 0; i < prompts.size(); ++i) {
+        tokenized[i] = session.prompt_tokens(prompts[i].prompt);
         try {
-            check_fits_context(ctx, tokenized[i].size() + slack, o.gen.max_tokens);
+            session.check_fits(tokenized[i].size());
         } catch (const error & e) {
             throw error_at(o.prompts, prompts[i].line, e.what());
         }
+    }
+    std::unique_ptr<token_index> pool;
+    if (session.drafts_from_pool()) {
+        pool = load_pool(o.pool, m.info().vocab_fingerprint);
     }
 
     // 2. Generate what is not yet in the output.
@@ -122,48 +93,20 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     // the pool: the records already written go back in.
     if (pool) {
         for (const auto & rec : out.existing()) {
-            if (rec.contains("prompt") && rec["prompt"].is_string()) {
-                pool->insert(prompt_tokens(rec["prompt"].get<std::string>()), token_source::prompt);
-            }
-            if (rec.contains("text") && rec["text"].is_string()) {
-                pool->insert(m.tokenize(rec["text"].get<std::string>(), false, false), token_source::output);
+            if (rec.contains("prompt") && rec["prompt"].is_string() && rec.contains("text") && rec["text"].is_string()) {
+                session.reinsert(*pool, rec["prompt"].get<std::string>(), rec["text"].get<std::string>());
             }
         }
     }
-    const std::string model_name = std::filesystem::path(o.model).filename().string();
     progress prog("generate", static_cast<int64_t>(prompts.size()), s.skipped, o.log_interval_s);
-    vanilla_decoder dec(ctx);
-    std::unique_ptr<speculative_decoder> spec_dec;
-    if (speculative) {
-        spec_dec = std::make_unique<speculative_decoder>(ctx, spec);
-    }
-    const char * verify = speculative ? verify_mode_name(spec.verify.mode) : "none";
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto & p = prompts[i];
         if (out.contains(p.id)) {
             continue;
         }
-        generation_options g = o.gen;
-        g.seed = record_seed(o.gen.seed, p.id);
-        const generation_result r = speculative ? spec_dec->generate(tokenized[i], g, pool.get()) : dec.generate(tokenized[i], g);
-        json rec = {{"id", p.id_json},
-                    {"prompt", p.prompt},
-                    {"text", r.text},
-                    {"tokens", r.stats.tokens},
-                    {"forward_passes", r.stats.forward_passes},
-                    {"tau", r.stats.tau()},
-                    {"prompt_tokens", r.stats.prompt_tokens},
-                    {"stop", r.stopped_at_eog ? "eog" : "max_tokens"},
-                    {"draft_tokens", r.stats.draft_tokens},
-                    {"accepted_tokens", r.stats.accepted_tokens},
-                    {"prefill_seconds", r.stats.prefill_seconds},
-                    {"retrieval_seconds", r.stats.retrieval_seconds},
-                    {"verify_seconds", r.stats.verify_seconds},
-                    {"seconds", r.stats.seconds},
-                    {"mode", o.mode},
-                    {"verify", verify},
-                    {"temperature", o.gen.temperature},
-                    {"model", model_name}};
+        const generation_result r = session.generate(tokenized[i], p.id, pool.get());
+        json rec = {{"id", p.id_json}, {"prompt", p.prompt}};
+        rec.update(session.record_fields(r));
         out.append(rec);
         ++s.generated;
         s.tokens += r.stats.tokens;

@@ -15,6 +15,8 @@
 #include "dare/eval.h"
 #include "dare/jobs.h"
 #include "dare/paths.h"
+#include "dare/pipeline.h"
+#include "dare/report.h"
 
 namespace {
 
@@ -37,24 +39,15 @@ void add_prompts_command(CLI::App & app, dare::prompts_job_options & o) {
     });
 }
 
-void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
-    auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
-    o.model = dare::default_model_path();
-    o.spec.limits = {32, 12};
-    c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
-    c->add_option("--out", o.out,
-                  "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
-                  "an existing file is resumed: prompts already in it are skipped")
-        ->required();
+// Decoding options shared by generate and run (defaults: what `o` holds).
+void add_decoding_options(CLI::App * c, dare::generate_job_options & o) {
     c->add_option("--model", o.model, "GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1)")
         ->capture_default_str();
     c->add_option("--mode", o.mode,
                   "Decoding mode: vanilla (plain autoregressive decoding), pld (drafts from the prompt and output "
-                  "so far), dare (drafts from --pool, which grows with every record)")
+                  "so far), dare (drafts from a retrieval pool that grows with every record)")
         ->check(CLI::IsMember({"vanilla", "pld", "dare"}))
         ->capture_default_str();
-    c->add_option("--pool", o.pool, "Pool file for --mode dare (from: dare pool build)");
-    c->add_option("--save-pool", o.save_pool, "Write the grown pool here when the run ends (--mode dare)");
     c->add_option("--verify", o.verify,
                   "Acceptance rule for drafts: strict (output identical to greedy decoding), relaxed (DARE: "
                   "accept a draft token in the target's top-k with probability above --min-prob), sample "
@@ -81,6 +74,10 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
          "cost, from this machine's measured cost curve (dare calibrate); fixed: always the whole tree "
          "[default: auto]")
         ->check(CLI::IsMember({"auto", "fixed"}));
+    c->add_option("--self-draft", o.spec.self_draft,
+                  "--mode dare: also draft from the record's own prompt and output and merge that tree with the "
+                  "pool's (true/false)")
+        ->capture_default_str();
     c->add_option("--max-tokens", o.gen.max_tokens, "Most tokens generated per prompt")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -97,12 +94,26 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
                   "Seed for sampling (--temperature > 0); each record's seed mixes it with the record id, so "
                   "resumed runs are reproducible. Greedy decoding does not use it")
         ->capture_default_str();
+    c->add_flag("--verbose", o.verbose, "Show llama.cpp's own log");
+}
+
+void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
+    auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
+    o.model = dare::default_model_path();
+    o.spec.limits = {32, 12};
+    c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
+    c->add_option("--out", o.out,
+                  "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
+                  "an existing file is resumed: prompts already in it are skipped")
+        ->required();
+    c->add_option("--pool", o.pool, "Pool file for --mode dare (from: dare pool build)");
+    c->add_option("--save-pool", o.save_pool, "Write the grown pool here when the run ends (--mode dare)");
+    add_decoding_options(c, o);
     c->add_flag("--raw-prompt", o.raw_prompt, "Feed prompts as-is instead of through the model's chat template");
     c->add_flag("--fresh", o.fresh, "Discard an existing --out file instead of resuming it");
     c->add_option("--log-interval", o.log_interval_s, "Seconds between progress lines when stderr is not a terminal")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    c->add_flag("--verbose", o.verbose, "Show llama.cpp's own log");
     c->callback([&o] {
         const auto s = dare::run_generate_job(o);
         std::fprintf(stderr, "%lld records in %s (%lld generated now, %lld already there)",
@@ -113,6 +124,72 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
                          static_cast<double>(s.tokens) / static_cast<double>(s.forward_passes));
         }
         std::fprintf(stderr, "\n");
+    });
+}
+
+void add_run_command(CLI::App & app, dare::run_options & o) {
+    auto * c = app.add_subcommand(
+        "run", "Knowledge for a whole dataset's items and/or users, with one retrieval pool per group of similar "
+               "records (resumable: rerun with the same --out to continue)");
+    o.dataset = dare::default_dataset_path();
+    o.gen.model = dare::default_model_path();
+    o.gen.mode = "dare";
+    o.gen.verify = "relaxed";
+    o.gen.spec.limits = {32, 12};
+    c->add_option("--dataset", o.dataset,
+                  "Dataset folder: MovieLens (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) or the generic "
+                  "shape of docs/datasets.md")
+        ->capture_default_str();
+    c->add_option("--target", o.target, "items, users or both")
+        ->check(CLI::IsMember({"items", "users", "both"}))
+        ->capture_default_str();
+    c->add_option("--out", o.out, "Run folder (knowledge.jsonl, summary.json, pools/, run.json)")->required();
+    c->add_option("--limit", o.limit,
+                  "Generate for N records in all, warm-up included (a seeded sample; half items, half users with "
+                  "--target both); 0 = every record")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->add_option("--grouping", o.grouping,
+                  "customized (users: BPR embeddings + k-means; items: genre groups), random (same number of "
+                  "random groups) or none (one global pool)")
+        ->check(CLI::IsMember({"customized", "random", "none"}))
+        ->capture_default_str();
+    c->add_option("--user-groups", o.user_groups, "k of the user k-means")->check(CLI::Range(1, 1000))->capture_default_str();
+    c->add_option("--genre-groups", o.genre_groups, "JSON {\"Genre\": \"group\"} replacing the default MovieLens map");
+    c->add_option("--warmup-fraction", o.warmup_fraction,
+                  "Share of each group generated first to warm its pool (users: from the earlier half of their "
+                  "history)")
+        ->check(CLI::Range(0.0, 0.99))
+        ->capture_default_str();
+    c->add_option("--history-max", o.history_max, "Most recent ratings kept in a user prompt")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    c->add_option("--templates", o.templates,
+                  "JSON {\"item\": ..., \"user\": ...} prompt templates; placeholders {title} {genres} / {history} "
+                  "{profile}");
+    c->add_option("--pool-from", o.pool_from,
+                  "Earlier run folder whose knowledge seeds each group's pool (periodic refresh: no warm-up phase)");
+    c->add_option("--index", o.index, "Pool index: trie (DARE n-gram trie) or suffix (longest suffix match)")
+        ->check(CLI::IsMember({"trie", "suffix"}))
+        ->capture_default_str();
+    c->add_option("--group-seed", o.seed, "Seed of the --limit sample and the grouping")->capture_default_str();
+    c->add_flag("--strict-input", o.strict_input, "Fail on the first malformed dataset row instead of skipping it");
+    c->add_flag("--force", o.force, "Continue a run folder made with other settings");
+    add_decoding_options(c, o.gen);
+    c->callback([&o] {
+        const auto s = dare::run_pipeline(o);
+        std::fprintf(stderr, "%s", dare::report_table(s).c_str());
+        std::fprintf(stderr, "knowledge in %s/knowledge.jsonl; summary in %s/summary.json (dare report %s)\n",
+                     o.out.c_str(), o.out.c_str(), o.out.c_str());
+    });
+}
+
+void add_report_command(CLI::App & app, std::string & rundir) {
+    auto * c = app.add_subcommand("report", "Print a run's per-group table and write RUNDIR/report.html");
+    c->add_option("rundir", rundir, "Run folder (from dare run)")->required();
+    c->callback([&rundir] {
+        std::printf("%s", dare::report_run(rundir).c_str());
+        std::printf("wrote %s/report.html\n", rundir.c_str());
     });
 }
 
@@ -168,7 +245,7 @@ void add_bench_command(CLI::App & app, dare::bench_options & o) {
     static std::string methods = "vanilla,pld,resd,dare";
     c->add_option("--prompts", o.prompts, "Prompts JSONL")->required();
     c->add_option("--pool", o.pool, "Pool file for resd (strict) and dare (relaxed)");
-    c->add_option("--methods", methods, "Comma-separated: vanilla,pld,resd,dare,dare-strict")->capture_default_str();
+    c->add_option("--methods", methods, "Comma-separated: vanilla, pld, resd (pool, strict), dare (pool, relaxed), dare-strict, hybrid (pool + the record's own context, relaxed), hybrid-strict")->capture_default_str();
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
     c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -241,7 +318,7 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
     c->add_flag("--llama-default-kv", o.llama_default_kv,
                 "Score with llama.cpp's default KV cache (F16 keys and values) instead of dare's batch-invariant "
-                "one (F16 keys, Q8_0 values), to measure what the latter costs");
+                "one (Q8_0 keys, F16 values), to measure what the latter costs");
     c->callback([&o] {
         const dare::model m(o.model);
         dare::context_options co;
@@ -296,6 +373,10 @@ int main(int argc, char ** argv) {
     dare::pool_build_options pool_opts;
     add_prompts_command(app, prompts_opts);
     add_generate_command(app, generate_opts);
+    dare::run_options run_opts;
+    add_run_command(app, run_opts);
+    std::string report_dir;
+    add_report_command(app, report_dir);
     add_pool_command(app, pool_opts);
     quantize_options quantize_opts;
     add_quantize_command(app, quantize_opts);

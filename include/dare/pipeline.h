@@ -1,0 +1,54 @@
+// `dare run`: knowledge for a whole dataset's users and/or items, with one
+// retrieval pool per group of similar records (DARE's customized pools).
+//
+// Plan: load the dataset; group users (collaborative) and items (attribute),
+// or randomly, or not at all; pick the records (all, or a seeded sample of
+// --limit); in each group generate the warm-up share first (items: the same
+// prompts; users: prompts from the earlier half of their history, as
+// yesterday's knowledge would be) and then the rest, every prompt and output
+// going into the group's pool as it completes. --pool-from OLD_RUNDIR seeds
+// each group's pool from an earlier run's knowledge of the same group and
+// skips the warm-up phase.
+//
+// RUNDIR: run.json (settings; a rerun with other settings is refused unless
+// force), knowledge.jsonl (one flushed line per record; a rerun resumes it,
+// repairing a torn last line), pools/<kind>-<group>.pool (+ .json with the
+// number of records it holds; reloaded on resume when current, else rebuilt
+// from the records), summary.json (totals and per-group figures).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "dare/jobs.h"
+#include "dare/jsonl.h"
+
+namespace dare {
+
+struct run_options {
+    std::string dataset;              // folder; see load_dataset
+    std::string target = "both";      // items | users | both
+    std::string out;                  // RUNDIR
+    int64_t limit = 0;                // records in all, warm-up included (0 = every record)
+    generate_job_options gen;         // model, mode, verify, budget, max tokens, threads... (prompts/out/pool unused)
+    std::string index = "trie";       // pool index kind: trie | suffix
+    index_options index_opts;
+    std::string grouping = "customized";  // customized | random | none
+    int32_t user_groups = 3;
+    std::string genre_groups;         // JSON genre -> group map (default: the MovieLens map)
+    double warmup_fraction = 0.5;
+    int history_max = 30;
+    std::string templates;            // JSON {"item", "user"} prompt templates (default: KAR)
+    std::string pool_from;            // an earlier RUNDIR whose knowledge seeds the pools
+    uint64_t seed = 42;               // sampling (--limit), grouping
+    bool strict_input = false;
+    bool force = false;               // accept settings that differ from RUNDIR/run.json
+};
+
+// Runs (or resumes) the job and returns the summary written to summary.json.
+json run_pipeline(const run_options & o);
+
+// Recomputes summary.json's figures from a RUNDIR's knowledge.jsonl.
+json summarize_run(const std::string & rundir);
+
+}  // namespace dare

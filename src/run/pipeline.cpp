@@ -1,0 +1,406 @@
+// `dare run`: see dare/pipeline.h.
+#include "dare/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "../util/mix.h"
+#include "dare/dataset.h"
+#include "dare/error.h"
+#include "dare/grouping.h"
+#include "dare/progress.h"
+#include "dare/prompts.h"
+#include "dare/session.h"
+
+namespace dare {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct planned {
+    std::string kind;   // item | user
+    std::string id;
+    std::string group;
+    std::string phase;  // warmup | main
+    std::string prompt;
+    std::vector<token> tokens;
+};
+
+struct group_plan {
+    std::string kind, name;
+    int64_t dataset_size = 0;  // records of this group in the whole dataset
+    std::vector<planned> records;  // warm-up first
+    int64_t warmup = 0;
+};
+
+std::string slurp(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+json settings_of(const run_options & o, const dataset & d) {
+    const auto & g = o.gen;
+    return {{"dataset", fs::weakly_canonical(o.dataset).string()},
+            {"dataset_format", d.format},
+            {"target", o.target},
+            {"limit", o.limit},
+            {"model", fs::path(g.model).filename().string()},
+            {"mode", g.mode},
+            {"verify", g.verify},
+            {"top_k", g.spec.verify.top_k},
+            {"min_prob", g.spec.verify.min_prob},
+            {"draft_nodes", g.spec.limits.max_nodes},
+            {"draft_depth", g.spec.limits.max_depth},
+            {"budget", g.auto_budget ? "auto" : "fixed"},
+            {"max_tokens", g.gen.max_tokens},
+            {"temperature", g.gen.temperature},
+            {"ctx", g.n_ctx},
+            {"index", o.index},
+            {"grouping", o.grouping},
+            {"user_groups", o.user_groups},
+            {"genre_groups", o.genre_groups.empty() ? std::string("default") : slurp(o.genre_groups)},
+            {"warmup_fraction", o.warmup_fraction},
+            {"history_max", o.history_max},
+            {"templates", o.templates.empty() ? std::string("kar") : slurp(o.templates)},
+            {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
+            {"seed", o.seed}};
+}
+
+// Refuses to resume a RUNDIR made with other settings unless forced.
+void check_settings(const std::string & path, const json & now, bool force) {
+    if (!fs::exists(path)) {
+        return;
+    }
+    const json before = json::parse(slurp(path), nullptr, false);
+    if (before.is_discarded() || !before.is_object()) {
+        throw error(path + ": unreadable run settings; remove the file or the run folder");
+    }
+    std::string diff;
+    for (const auto & [k, v] : now.items()) {
+        if (!before.contains(k) || before[k] != v) {
+            diff += "\n  " + k + ": was " + (before.contains(k) ? before[k].dump() : "unset") + ", now " + v.dump();
+        }
+    }
+    if (!diff.empty() && !force) {
+        throw error(path + ": this run folder was made with other settings:" + diff +
+                    "\nuse the same settings to resume, another --out for a new run, or --force to continue "
+                    "with the new settings");
+    }
+}
+
+// A seeded sample of n of `count` indices (all when n >= count), in sample order.
+std::vector<int32_t> sample(size_t count, int64_t n, uint64_t seed) {
+    std::vector<int32_t> idx(count);
+    for (size_t i = 0; i < count; ++i) {
+        idx[i] = static_cast<int32_t>(i);
+    }
+    uint64_t s = seed;
+    for (size_t i = count; i > 1; --i) {  // Fisher-Yates
+        std::swap(idx[i - 1], idx[mix::splitmix64(s) % i]);
+    }
+    if (n > 0 && static_cast<size_t>(n) < count) {
+        idx.resize(static_cast<size_t>(n));
+    }
+    return idx;
+}
+
+std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, const grouping & g,
+                                  const std::vector<int32_t> & chosen, const run_options & o,
+                                  const prompt_templates & t, const std::vector<std::vector<int32_t>> & hist) {
+    std::vector<group_plan> groups(g.names.size());
+    const auto sizes = g.sizes();
+    for (size_t k = 0; k < groups.size(); ++k) {
+        groups[k].kind = kind;
+        groups[k].name = g.names[k];
+        groups[k].dataset_size = sizes[k];
+    }
+    std::vector<std::vector<int32_t>> members(groups.size());
+    for (int32_t i : chosen) {
+        members[g.of[i]].push_back(i);
+    }
+    const bool warm = o.pool_from.empty() && o.gen.mode == "dare";
+    for (size_t k = 0; k < groups.size(); ++k) {
+        auto & gp = groups[k];
+        gp.warmup = warm ? static_cast<int64_t>(std::floor(o.warmup_fraction * static_cast<double>(members[k].size()))) : 0;
+        for (size_t r = 0; r < members[k].size(); ++r) {
+            const int32_t i = members[k][r];
+            planned p;
+            p.kind = kind;
+            p.group = gp.name;
+            p.phase = static_cast<int64_t>(r) < gp.warmup ? "warmup" : "main";
+            if (kind == "item") {
+                p.id = d.items[i].id;
+                p.prompt = item_prompt(t, d.items[i]);
+            } else {
+                p.id = d.users[i].id;
+                std::span<const int32_t> h = hist[i];
+                if (p.phase == "warmup") {  // yesterday's knowledge: the earlier half of the history
+                    h = h.first(std::max<size_t>(1, h.size() / 2));
+                }
+                p.prompt = user_prompt(t, d, i, h, o.history_max);
+            }
+            gp.records.push_back(std::move(p));
+        }
+    }
+    std::erase_if(groups, [](const group_plan & gp) { return gp.records.empty(); });
+    return groups;
+}
+
+std::string pool_stem(const std::string & rundir, const std::string & kind, const std::string & group) {
+    return rundir + "/pools/" + kind + "-" + group;
+}
+
+// Knowledge records of an earlier run, by "kind/group".
+std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir) {
+    const std::string path = rundir + "/knowledge.jsonl";
+    if (!fs::exists(path)) {
+        throw error("--pool-from " + rundir + ": no knowledge.jsonl there");
+    }
+    std::map<std::string, std::vector<json>> out;
+    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long) {
+        if (j.contains("kind") && j.contains("group") && j.contains("prompt") && j.contains("text")) {
+            out[j["kind"].get<std::string>() + "/" + j["group"].get<std::string>()].push_back(j);
+        }
+    });
+    return out;
+}
+
+}  // namespace
+
+json run_pipeline(const run_options & o) {
+    if (o.target != "items" && o.target != "users" && o.target != "both") {
+        throw error("--target must be items, users or both (got '" + o.target + "')");
+    }
+    if (!(o.warmup_fraction >= 0.0 && o.warmup_fraction < 1.0)) {
+        throw error("--warmup-fraction must be in [0, 1)");
+    }
+    if (o.limit < 0) {
+        throw error("--limit must be >= 0");
+    }
+    if (o.out.empty()) {
+        throw error("--out RUNDIR is required");
+    }
+    parse_index_kind(o.index);
+    // 1. Inputs: dataset, templates, groups.
+    load_options lo;
+    lo.strict = o.strict_input;
+    const dataset d = load_dataset(o.dataset, lo);
+    std::fprintf(stderr, "dataset %s (%s): %zu items, %zu users, %zu interactions, %zu malformed rows skipped\n",
+                 d.name.c_str(), d.format.c_str(), d.items.size(), d.users.size(), d.interactions.size(),
+                 d.problems.size());
+    for (size_t i = 0; i < d.problems.size() && i < 10; ++i) {
+        std::fprintf(stderr, "  %s:%ld: %s\n", d.problems[i].file.c_str(), d.problems[i].line, d.problems[i].what.c_str());
+    }
+    const prompt_templates t = o.templates.empty() ? prompt_templates::kar_movies() : prompt_templates::load(o.templates);
+    const auto genre_map = o.genre_groups.empty() ? default_genre_groups() : load_genre_groups(o.genre_groups);
+    const json settings = settings_of(o, d);
+    check_settings(o.out + "/run.json", settings, o.force);
+
+    const bool items = o.target != "users";
+    const bool users = o.target != "items";
+    const int64_t item_limit = o.limit == 0 ? 0 : users && items ? (o.limit + 1) / 2 : o.limit;
+    const int64_t user_limit = o.limit == 0 ? 0 : users && items ? o.limit / 2 : o.limit;
+    std::vector<group_plan> plan;
+    json group_info = json::array();
+    if (items) {
+        const grouping g = group_items(d, o.grouping, genre_map, o.seed);
+        auto gp = plan_kind("item", d, g, sample(d.items.size(), item_limit, o.seed), o, t, {});
+        plan.insert(plan.end(), std::make_move_iterator(gp.begin()), std::make_move_iterator(gp.end()));
+    }
+    if (users) {
+        const grouping g = group_users(d, o.grouping, o.user_groups, o.seed);
+        const auto hist = user_histories(d);
+        auto gp = plan_kind("user", d, g, sample(d.users.size(), user_limit, o.seed + 1), o, t, hist);
+        plan.insert(plan.end(), std::make_move_iterator(gp.begin()), std::make_move_iterator(gp.end()));
+    }
+    int64_t total = 0;
+    for (const auto & gp : plan) {
+        group_info.push_back({{"kind", gp.kind},
+                              {"group", gp.name},
+                              {"dataset_size", gp.dataset_size},
+                              {"selected", gp.records.size()},
+                              {"warmup", gp.warmup}});
+        std::fprintf(stderr, "group %s/%s: %lld in the dataset, %zu selected (%lld warm-up)\n", gp.kind.c_str(),
+                     gp.name.c_str(), static_cast<long long>(gp.dataset_size), gp.records.size(),
+                     static_cast<long long>(gp.warmup));
+        total += static_cast<int64_t>(gp.records.size());
+    }
+
+    // 2. Model; every prompt must fit before anything is written.
+    generation_session session(o.gen);
+    for (auto & gp : plan) {
+        for (auto & r : gp.records) {
+            r.tokens = session.prompt_tokens(r.prompt);
+            try {
+                session.check_fits(r.tokens.size());
+            } catch (const error & e) {
+                throw error(r.kind + " " + r.id + ": " + e.what() + " (lower --history-max or raise --ctx)");
+            }
+        }
+    }
+    json malformed = json::array();
+    for (size_t i = 0; i < d.problems.size() && i < 100; ++i) {
+        malformed.push_back(d.problems[i].file + ":" + std::to_string(d.problems[i].line) + ": " + d.problems[i].what);
+    }
+    fs::create_directories(o.out + "/pools");
+    write_file_atomically(o.out + "/run.json", settings.dump(2) + "\n");
+    write_file_atomically(o.out + "/plan.json",
+                          json{{"dataset", {{"name", d.name},
+                                            {"format", d.format},
+                                            {"items", d.items.size()},
+                                            {"users", d.users.size()},
+                                            {"interactions", d.interactions.size()},
+                                            {"malformed_rows", d.problems.size()},
+                                            {"malformed", malformed}}},
+                               {"groups", group_info}}
+                                  .dump(2) +
+                              "\n");
+
+    // 3. Generate, group by group, warm-up first.
+    record_log out(o.out + "/knowledge.jsonl");
+    if (out.repaired_torn_line()) {
+        std::fprintf(stderr, "%s/knowledge.jsonl: cut off a torn last line left by an interrupted run\n", o.out.c_str());
+    }
+    std::map<std::string, std::vector<const json *>> done_by_group;
+    for (const auto & rec : out.existing()) {
+        if (rec.contains("kind") && rec.contains("group")) {
+            done_by_group[rec["kind"].get<std::string>() + "/" + rec["group"].get<std::string>()].push_back(&rec);
+        }
+    }
+    int64_t already = 0;
+    for (const auto & gp : plan) {
+        for (const auto & r : gp.records) {
+            already += out.contains(r.kind + ":" + r.id) ? 1 : 0;
+        }
+    }
+    if (already > 0) {
+        std::fprintf(stderr, "%s: resuming, %lld of %lld records already done\n", o.out.c_str(),
+                     static_cast<long long>(already), static_cast<long long>(total));
+    }
+    std::map<std::string, std::vector<json>> seed_records;
+    if (!o.pool_from.empty() && session.drafts_from_pool()) {
+        seed_records = earlier_knowledge(o.pool_from);
+    }
+    const uint64_t fp = session.get_model().info().vocab_fingerprint;
+    progress prog("run", total, already);
+    for (const auto & gp : plan) {
+        const std::string key = gp.kind + "/" + gp.name;
+        const std::string stem = pool_stem(o.out, gp.kind, gp.name);
+        int64_t todo = 0;
+        for (const auto & r : gp.records) {
+            todo += out.contains(r.kind + ":" + r.id) ? 0 : 1;
+        }
+        if (todo == 0) {
+            continue;
+        }
+        std::unique_ptr<token_index> pool;
+        const auto & done = done_by_group[key];
+        if (session.drafts_from_pool()) {
+            // Reload the saved pool when it holds exactly the records done so
+            // far; otherwise rebuild it: seed records, then this run's records.
+            const json manifest = fs::exists(stem + ".json") ? json::parse(slurp(stem + ".json"), nullptr, false) : json();
+            if (manifest.is_object() && manifest.value("records", -1) == static_cast<int64_t>(done.size()) &&
+                fs::exists(stem + ".pool")) {
+                pool = load_pool(stem + ".pool", fp);
+            } else {
+                pool = make_index(parse_index_kind(o.index), o.index_opts);
+                for (const auto & rec : seed_records[key]) {
+                    session.reinsert(*pool, rec["prompt"].get<std::string>(), rec["text"].get<std::string>());
+                }
+                for (const json * rec : done) {
+                    session.reinsert(*pool, (*rec)["prompt"].get<std::string>(), (*rec)["text"].get<std::string>());
+                }
+            }
+        }
+        int64_t in_pool = static_cast<int64_t>(done.size());
+        auto save = [&] {
+            if (pool) {
+                save_pool(stem + ".pool", *pool, fp);
+                write_file_atomically(stem + ".json", json{{"records", in_pool}}.dump() + "\n");
+            }
+        };
+        for (size_t i = 0; i < gp.records.size(); ++i) {
+            const auto & r = gp.records[i];
+            if (out.contains(r.kind + ":" + r.id)) {
+                continue;
+            }
+            const generation_result res = session.generate(r.tokens, r.kind + ":" + r.id, pool.get());
+            json rec = {{"kind", r.kind}, {"id", r.id}, {"group", r.group}, {"phase", r.phase}, {"prompt", r.prompt}};
+            rec.update(session.record_fields(res));
+            out.append(rec);
+            ++in_pool;
+            prog.record_done(res.stats.tokens, res.stats.forward_passes);
+            if (static_cast<int64_t>(i) + 1 == gp.warmup) {
+                save();  // the warmed pool, before the main phase
+            }
+        }
+        save();
+    }
+    prog.finish();
+    const json summary = summarize_run(o.out);
+    write_file_atomically(o.out + "/summary.json", summary.dump(2) + "\n");
+    return summary;
+}
+
+json summarize_run(const std::string & rundir) {
+    const std::string path = rundir + "/knowledge.jsonl";
+    if (!fs::exists(path)) {
+        throw error(rundir + ": no knowledge.jsonl (not a dare run folder?)");
+    }
+    struct acc {
+        int64_t records = 0, tokens = 0, passes = 0;
+        double seconds = 0;
+        json to_json() const {
+            return {{"records", records},
+                    {"tokens", tokens},
+                    {"forward_passes", passes},
+                    {"seconds", seconds},
+                    {"tau", passes ? static_cast<double>(tokens) / passes : 0.0},
+                    {"tokens_per_second", seconds > 0 ? tokens / seconds : 0.0}};
+        }
+    };
+    acc all;
+    std::map<std::string, acc> by_group;                 // kind/group
+    std::map<std::string, std::map<std::string, acc>> by_phase;  // kind/group -> phase
+    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long line) {
+        if (!j.contains("kind") || !j.contains("group") || !j.contains("tokens") || !j.contains("forward_passes") ||
+            !j.contains("seconds")) {
+            throw error_at(path, line, "not a dare run record (kind, group, tokens, forward_passes, seconds)");
+        }
+        const std::string key = j["kind"].get<std::string>() + "/" + j["group"].get<std::string>();
+        for (acc * a : {&all, &by_group[key], &by_phase[key][j.value("phase", "main")]}) {
+            ++a->records;
+            a->tokens += j["tokens"].get<int64_t>();
+            a->passes += j["forward_passes"].get<int64_t>();
+            a->seconds += j["seconds"].get<double>();
+        }
+    });
+    json groups = json::array();
+    for (const auto & [key, a] : by_group) {
+        json g = a.to_json();
+        g["kind"] = key.substr(0, key.find('/'));
+        g["group"] = key.substr(key.find('/') + 1);
+        for (const auto & [phase, pa] : by_phase[key]) {
+            g["phases"][phase] = pa.to_json();
+        }
+        groups.push_back(g);
+    }
+    json s = {{"totals", all.to_json()}, {"groups", groups}};
+    if (fs::exists(rundir + "/run.json")) {
+        s["settings"] = json::parse(slurp(rundir + "/run.json"), nullptr, false);
+    }
+    if (fs::exists(rundir + "/plan.json")) {
+        const json plan = json::parse(slurp(rundir + "/plan.json"), nullptr, false);
+        if (plan.is_object()) {
+            s["dataset"] = plan.value("dataset", json::object());
+            s["group_sizes"] = plan.value("groups", json::array());
+        }
+    }
+    return s;
+}
+
+}  // namespace dare

@@ -1,0 +1,91 @@
+// generation_session: see dare/session.h.
+#include "dare/session.h"
+
+#include <filesystem>
+
+#include "dare/budget.h"
+#include "dare/error.h"
+
+namespace dare {
+
+generation_session::generation_session(const generate_job_options & o) : o_(o) {
+    if (o.mode != "vanilla" && o.mode != "pld" && o.mode != "dare") {
+        throw error("--mode must be vanilla, pld or dare (got '" + o.mode + "')");
+    }
+    if (o.gen.max_tokens < 1) {
+        throw error("--max-tokens must be at least 1");
+    }
+    spec_ = o.spec;
+    spec_.verify.mode = parse_verify_mode(o.verify);
+    if (spec_.verify.mode == verify_mode::sample) {
+        spec_.verify.temperature = o.gen.temperature;
+    } else if (o.mode != "vanilla" && o.gen.temperature > 0) {
+        throw error("--temperature > 0 with --mode " + o.mode + " needs --verify sample");
+    }
+    spec_.verify.validate();
+    model_options mo;
+    mo.verbose = o.verbose;
+    model_ = std::make_unique<model>(o.model, mo);
+    if (speculative() && o.auto_budget) {
+        spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true);
+    }
+    context_options co;
+    co.n_ctx = o.n_ctx;
+    co.n_threads = o.n_threads;
+    co.n_seq_max = speculative() ? speculative_seq_max(spec_.limits) : 1;
+    ctx_ = std::make_unique<context>(*model_, co);
+    vanilla_ = std::make_unique<vanilla_decoder>(*ctx_);
+    if (speculative()) {
+        spec_dec_ = std::make_unique<speculative_decoder>(*ctx_, spec_);
+    }
+    model_name_ = std::filesystem::path(o.model).filename().string();
+}
+
+generation_session::~generation_session() = default;
+
+std::vector<token> generation_session::prompt_tokens(const std::string & prompt) const {
+    return o_.raw_prompt ? model_->tokenize(prompt, true, false)
+                         : model_->tokenize(model_->apply_chat_template({{"user", prompt}}, true), true, true);
+}
+
+std::vector<token> generation_session::text_tokens(const std::string & text) const {
+    return model_->tokenize(text, false, false);
+}
+
+void generation_session::check_fits(size_t n_prompt_tokens) const {
+    const size_t slack = speculative() ? static_cast<size_t>(spec_.limits.max_nodes) : 0;
+    check_fits_context(*ctx_, n_prompt_tokens + slack, o_.gen.max_tokens);
+}
+
+generation_result generation_session::generate(std::span<const token> prompt, const std::string & record_id,
+                                               token_index * pool) {
+    generation_options g = o_.gen;
+    g.seed = record_seed(o_.gen.seed, record_id);
+    return speculative() ? spec_dec_->generate(prompt, g, pool) : vanilla_->generate(prompt, g);
+}
+
+void generation_session::reinsert(token_index & pool, const std::string & prompt, const std::string & text) const {
+    pool.insert(prompt_tokens(prompt), token_source::prompt);
+    pool.insert(text_tokens(text), token_source::output);
+}
+
+json generation_session::record_fields(const generation_result & r) const {
+    return {{"text", r.text},
+            {"tokens", r.stats.tokens},
+            {"forward_passes", r.stats.forward_passes},
+            {"tau", r.stats.tau()},
+            {"prompt_tokens", r.stats.prompt_tokens},
+            {"stop", r.stopped_at_eog ? "eog" : "max_tokens"},
+            {"draft_tokens", r.stats.draft_tokens},
+            {"accepted_tokens", r.stats.accepted_tokens},
+            {"prefill_seconds", r.stats.prefill_seconds},
+            {"retrieval_seconds", r.stats.retrieval_seconds},
+            {"verify_seconds", r.stats.verify_seconds},
+            {"seconds", r.stats.seconds},
+            {"mode", o_.mode},
+            {"verify", speculative() ? verify_mode_name(spec_.verify.mode) : "none"},
+            {"temperature", o_.gen.temperature},
+            {"model", model_name_}};
+}
+
+}  // namespace dare

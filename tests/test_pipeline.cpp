@@ -1,0 +1,153 @@
+// dare run end to end on the bundled model and dataset (small samples, short
+// outputs): the run folder's contents, warm-up and pool growth, report,
+// refusal of changed settings, --pool-from, and a resume after SIGKILL that
+// neither loses nor duplicates records.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "dare/jsonl.h"
+#include "dare/pipeline.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+namespace {
+
+std::vector<dare::json> read_records(const std::string & path) {
+    std::vector<dare::json> out;
+    dare::for_each_jsonl_object(path, "knowledge", [&](const dare::json & j, long) { out.push_back(j); });
+    return out;
+}
+
+size_t count_lines(const std::string & path) {
+    const std::string s = read_file(path);
+    return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+const std::string kSmall = "--limit 8 --max-tokens 16 --threads 2 --ctx 1024";
+
+}  // namespace
+
+TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
+    temp_dir t;
+    const auto r = run_dare("run --out " + t / "run" + " " + kSmall);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto recs = read_records(t / "run/knowledge.jsonl");
+    ASSERT_EQ(recs.size(), 8u);
+    std::map<std::string, int> kinds, phases;
+    for (const auto & j : recs) {
+        for (const char * k : {"kind", "id", "group", "phase", "text", "tokens", "forward_passes", "tau", "seconds",
+                               "model", "mode", "verify"}) {
+            EXPECT_TRUE(j.contains(k)) << k;
+        }
+        ++kinds[j["kind"].get<std::string>()];
+        ++phases[j["phase"].get<std::string>()];
+        EXPECT_EQ(j["mode"], "dare");
+        EXPECT_EQ(j["verify"], "relaxed");
+    }
+    EXPECT_EQ(kinds["item"], 4);
+    EXPECT_EQ(kinds["user"], 4);
+    EXPECT_GT(phases["warmup"], 0);  // groups of 2+ records warm up first
+    // Every group's pool is saved, with the number of records it holds.
+    std::map<std::string, int> per_group;
+    for (const auto & j : recs) {
+        ++per_group[j["kind"].get<std::string>() + "-" + j["group"].get<std::string>()];
+    }
+    for (const auto & [g, n] : per_group) {
+        ASSERT_TRUE(std::filesystem::exists(t / ("run/pools/" + g + ".pool"))) << g;
+        const auto m = dare::json::parse(read_file(t / ("run/pools/" + g + ".json")));
+        EXPECT_EQ(m["records"], n) << g;
+    }
+    const auto s = dare::json::parse(read_file(t / "run/summary.json"));
+    EXPECT_EQ(s["totals"]["records"], 8);
+    EXPECT_EQ(s["dataset"]["format"], "ml-latest");
+    EXPECT_FALSE(s["group_sizes"].empty());
+    EXPECT_EQ(s["settings"]["grouping"], "customized");
+    const auto rep = run_dare("report " + t / "run");
+    ASSERT_EQ(rep.exit_code, 0) << rep.output;
+    EXPECT_NE(rep.output.find("| group | phase |"), std::string::npos) << rep.output;
+    EXPECT_NE(read_file(t / "run/report.html").find("<svg"), std::string::npos);
+
+    // Changed settings are refused (nothing written), unless --force.
+    const size_t before = count_lines(t / "run/knowledge.jsonl");
+    const auto changed = run_dare("run --out " + t / "run" + " " + kSmall + " --top-k 3");
+    EXPECT_EQ(changed.exit_code, 1);
+    EXPECT_NE(changed.output.find("top_k"), std::string::npos) << changed.output;
+    EXPECT_EQ(count_lines(t / "run/knowledge.jsonl"), before);
+    const auto forced = run_dare("run --out " + t / "run" + " " + kSmall + " --top-k 3 --force");
+    EXPECT_EQ(forced.exit_code, 0) << forced.output;
+    EXPECT_EQ(count_lines(t / "run/knowledge.jsonl"), before);  // all done already
+
+    // --pool-from: the pools start from the earlier run, so no warm-up phase.
+    const auto refresh = run_dare("run --out " + t / "run2" + " " + kSmall + " --pool-from " + t / "run");
+    ASSERT_EQ(refresh.exit_code, 0) << refresh.output;
+    for (const auto & j : read_records(t / "run2/knowledge.jsonl")) {
+        EXPECT_EQ(j["phase"], "main");
+    }
+}
+
+TEST(Pipeline, ResumesAfterSigkillWithoutLossOrDuplicates) {
+    temp_dir t;
+    // Strict verification is lossless, so the resumed run's texts must equal
+    // an uninterrupted run's whatever the pools held at the kill.
+    const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify strict";
+    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
+    const std::string out = t / "killed";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        const std::string cmd = std::string("exec '") + DARE_BIN + "' run --out " + out + " " + args + " 2>/dev/null";
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    const std::string log = out + "/knowledge.jsonl";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline &&
+           !(std::filesystem::exists(log) && count_lines(log) >= 4)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const size_t at_kill = count_lines(log);
+    ASSERT_GE(at_kill, 4u);
+    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
+    const auto again = run_dare("run --out " + out + " " + args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
+    const auto a = read_records(t / "whole/knowledge.jsonl");
+    const auto b = read_records(log);
+    ASSERT_EQ(b.size(), 10u);
+    std::map<std::string, std::string> want;
+    for (const auto & j : a) {
+        want[dare::record_key(j)] = j["text"];
+    }
+    std::set<std::string> seen;
+    for (const auto & j : b) {
+        const auto key = dare::record_key(j);
+        EXPECT_TRUE(seen.insert(key).second) << "duplicate " << key;
+        ASSERT_TRUE(want.count(key)) << key;
+        EXPECT_EQ(j["text"], want[key]) << key;
+    }
+}
+
+TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
+    temp_dir t;
+    write_file(t / "tmpl.json", "{\"item\": \"Tell me about {titel}\"}");
+    auto r = run_dare("run --out " + t / "a" + " " + kSmall + " --templates " + t / "tmpl.json");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.output.find("{titel}"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(t / "a/knowledge.jsonl"));
+    r = run_dare("run --out " + t / "b" + " --dataset " + t.str() + " " + kSmall);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.output.find("not a dataset"), std::string::npos) << r.output;
+    r = run_dare("run --out " + t / "c" + " --warmup-fraction 1.5");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+}
