@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 THREADS="${1:-2}"
 RUNS="${2:-Q4_1-auto Q4_0-auto Q4_0-paper Q4_0-suffix Q4_0-branch}"
 scripts/build.sh
-DARE=./"${DARE_BUILD_DIR:-build}"/tools/dare/dare
+DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"  # DARE_BIN: a fixed binary, e.g. while rebuilding
 CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
 W=out/bench
 mkdir -p "$W" bench/results

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT="${1:-400}"; TOKENS="${2:-128}"; THREADS="${3:-2}"; shift $(( $# < 3 ? $# : 3 ))
 scripts/build.sh
-DARE=./"${DARE_BUILD_DIR:-build}"/tools/dare/dare
+DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"  # DARE_BIN: a fixed binary, e.g. while rebuilding
 W=out/pipeline
 mkdir -p "$W"
 echo "== vanilla (the baseline: the same records, plain decoding)" >&2
