@@ -76,7 +76,9 @@ TEST(Grouping, RealDatasetGroupingIsDeterministicPerSeed) {
     EXPECT_EQ(a.of, b.of);
     ASSERT_EQ(a.names.size(), 3u);
     for (auto s : a.sizes()) {
+        std::printf("user group size %lld\n", static_cast<long long>(s));
         EXPECT_GT(s, 0);
+        EXPECT_LT(s, static_cast<int64_t>(d.users.size() * 7 / 10));  // no single group swallows the users
     }
     const auto r1 = dare::group_users(d, "random", 3, 5);
     const auto r2 = dare::group_users(d, "random", 3, 6);

@@ -1,5 +1,6 @@
 // Record grouping for customized pools (see dare/grouping.h).
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "../util/mix.h"
@@ -71,6 +72,30 @@ grouping random_groups(size_t n, int32_t k, uint64_t seed, const char * prefix) 
     return g;
 }
 
+void center_and_normalize(std::vector<float> & v, int32_t dim) {
+    const size_t n = v.size() / static_cast<size_t>(dim);
+    if (n == 0) {
+        return;
+    }
+    std::vector<double> mean(static_cast<size_t>(dim), 0.0);
+    for (size_t i = 0; i < n; ++i) {
+        for (int32_t j = 0; j < dim; ++j) {
+            mean[j] += v[i * dim + j];
+        }
+    }
+    for (size_t i = 0; i < n; ++i) {
+        double norm = 0;
+        for (int32_t j = 0; j < dim; ++j) {
+            v[i * dim + j] -= static_cast<float>(mean[j] / static_cast<double>(n));
+            norm += static_cast<double>(v[i * dim + j]) * v[i * dim + j];
+        }
+        const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+        for (int32_t j = 0; j < dim; ++j) {
+            v[i * dim + j] *= inv;
+        }
+    }
+}
+
 void check_method(const std::string & method) {
     if (method != "customized" && method != "random" && method != "none") {
         throw error("--grouping must be customized, random or none (got '" + method + "')");
@@ -92,7 +117,12 @@ grouping group_users(const dataset & d, const std::string & method, int32_t k, u
     }
     bpr_options bo;
     bo.seed = seed;
-    const embeddings e = train_bpr(d, bo);
+    embeddings e = train_bpr(d, bo);
+    // Cluster taste, not activity: every user shares the popular items'
+    // direction and heavy raters have long vectors, so plain k-means on the
+    // raw vectors put 667 of 671 users of ml-latest-small in one cluster.
+    // Centre the vectors, then scale each to unit length (spherical k-means).
+    center_and_normalize(e.users, e.dim);
     grouping g;
     g.method = "collaborative";
     g.of = kmeans(e.users, e.dim, k, seed);
