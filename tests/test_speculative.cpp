@@ -121,6 +121,9 @@ TEST(Speculative, StrictReproducesGreedyOnManyPrompts) {
     dare::context sctx(m, spec_ctx(so.limits));
     dare::vanilla_decoder van(vctx);
     dare::speculative_decoder spec(sctx, so);
+    dare::speculative_options so_hybrid = so;
+    so_hybrid.self_draft = true;
+    dare::speculative_decoder hybrid(sctx, so_hybrid);  // pool merged with the record's own context
     dare::generation_options g;
     g.max_tokens = 40;
     g.record_gaps = true;
@@ -141,7 +144,9 @@ TEST(Speculative, StrictReproducesGreedyOnManyPrompts) {
     float worst_gap = 0;
     for (size_t i = 0; i < prompts.size(); ++i) {
         for (dare::token_index * idx : {static_cast<dare::token_index *>(nullptr), pool.get()}) {
-            const auto r = spec.generate(toks[i], g, idx);
+            // Prompt lookup; then the pool alone (even prompts) or merged with
+            // the record's own context (odd prompts).
+            const auto r = (idx && i % 2 ? hybrid : spec).generate(toks[i], g, idx);
             accepted += r.stats.accepted_tokens;
             if (r.tokens == ref[i].tokens) {
                 ++identical;
@@ -155,7 +160,8 @@ TEST(Speculative, StrictReproducesGreedyOnManyPrompts) {
             // A divergence is only tolerated at a near-tie of the target's top two logits.
             const float gap = std::min(ref[i].gaps[k], k < r.gaps.size() ? r.gaps[k] : ref[i].gaps[k]);
             worst_gap = std::max(worst_gap, gap);
-            EXPECT_LT(gap, kNearTie) << "prompt " << i << (idx ? " (pool)" : " (pld)") << " diverges at token "
+            EXPECT_LT(gap, kNearTie) << "prompt " << i << (idx ? (i % 2 ? " (hybrid)" : " (pool)") : " (pld)")
+                                     << " diverges at token "
                                      << k << " with top-2 gap " << gap << ": not a near-tie\n"
                                      << m.detokenize(ref[i].tokens) << "\n---\n" << m.detokenize(r.tokens);
             ++near_tie;

@@ -101,6 +101,7 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
     o.model = dare::default_model_path();
     o.spec.limits = {32, 12};
+    o.spec.self_draft = true;  // measured: docs/benchmarks.md (hybrid)
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
@@ -136,6 +137,7 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     o.gen.mode = "dare";
     o.gen.verify = "relaxed";
     o.gen.spec.limits = {32, 12};
+    o.gen.spec.self_draft = true;
     c->add_option("--dataset", o.dataset,
                   "Dataset folder: MovieLens (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) or the generic "
                   "shape of docs/datasets.md")
