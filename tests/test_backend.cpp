@@ -2,6 +2,9 @@
 // KV bookkeeping per sequence.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "dare/backend.h"
 #include "dare/error.h"
 #include "test_util.h"
@@ -205,4 +208,62 @@ TEST(Backend, KvRemovalMatchesRecomputation) {
 TEST(Backend, ArgmaxTakesFirstOnTies) {
     const std::vector<float> v = {0.5f, 2.0f, -1.0f, 2.0f};
     EXPECT_EQ(dare::argmax(v), 1);
+}
+
+namespace {
+// Rows of logits that differ between decoding `toks` (after a prefill of
+// `prefill` tokens) one token at a time and eight at a time.
+int rows_differing(const std::vector<dare::token> & toks, size_t prefill, bool batch_invariant) {
+    auto co = test_context(1024);
+    co.batch_invariant = batch_invariant;
+    dare::context one(bundled_model(), co), eight(bundled_model(), co);
+    dare::batch b;
+    for (dare::context * c : {&one, &eight}) {
+        b.clear();
+        for (size_t i = 0; i < prefill; ++i) {
+            b.add(toks[i], static_cast<dare::pos_t>(i), 0, false);
+        }
+        c->decode(b);
+    }
+    std::vector<std::vector<float>> single;
+    for (size_t i = prefill; i < toks.size(); ++i) {
+        b.clear();
+        b.add(toks[i], static_cast<dare::pos_t>(i), 0, true);
+        one.decode(b);
+        const auto l = one.logits(0);
+        single.emplace_back(l.begin(), l.end());
+    }
+    int differ = 0;
+    for (size_t i = prefill; i < toks.size(); i += 8) {
+        b.clear();
+        const size_t end = std::min(toks.size(), i + 8);
+        for (size_t j = i; j < end; ++j) {
+            b.add(toks[j], static_cast<dare::pos_t>(j), 0, true);
+        }
+        eight.decode(b);
+        for (size_t j = i; j < end; ++j) {
+            const auto l = eight.logits(static_cast<int32_t>(j - i));
+            differ += !std::equal(l.begin(), l.end(), single[j - prefill].begin());
+        }
+    }
+    return differ;
+}
+}  // namespace
+
+// The KV layout docs/engine.md describes: a token's logits do not depend on
+// the batch it is decoded in (strict verification relies on it). The count
+// for llama.cpp's default layout is printed for the docs, not asserted.
+TEST(Backend, BatchInvariantLayoutGivesTheSameLogitsInAnyBatch) {
+    std::string text;
+    for (int i = 0; i < 32; ++i) {
+        text += "Introduce the movie Forrest Gump (1994), whose genres are Comedy, Drama, Romance, War. ";
+    }
+    auto toks = bundled_model().tokenize(text, true, false);
+    ASSERT_GT(toks.size(), 600u);
+    toks.resize(600);  // past 512 cells, where the single-query kernel splits across threads
+    const int inv = rows_differing(toks, 100, true);
+    const int dflt = rows_differing(toks, 100, false);
+    std::printf("rows of 500 differing, one-at-a-time vs eight-at-a-time: batch-invariant layout %d, llama.cpp default %d\n",
+                inv, dflt);
+    EXPECT_EQ(inv, 0);
 }
