@@ -10,9 +10,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "dare/backend.h"
+#include "dare/dataset.h"
 #include "dare/paths.h"
+#include "dare/prompts.h"
 
 namespace dare_test {
 
@@ -82,6 +85,40 @@ inline dare::context_options test_context(uint32_t n_ctx = 1024, uint32_t n_seq_
 inline const dare::model & bundled_model() {
     static const std::unique_ptr<dare::model> m = std::make_unique<dare::model>(dare::default_model_path());
     return *m;
+}
+
+// Largest top-1 minus top-2 logit gap we accept as "a near-tie flipped by
+// batch-dependent rounding" (logit units). dare's default KV layout makes the
+// CPU kernels batch-invariant (see context_options::batch_invariant), so on
+// CPUs we expect no divergence at all for one record at a time; with
+// llama.cpp's default layout 9 of 100 runs diverged here, every one at a gap
+// below 0.12. Other backends may still round per batch size, hence the bound
+// rather than exact equality.
+constexpr float kNearTie = 0.2f;
+
+// The chat-templated tokens of a user message.
+inline std::vector<dare::token> chat(const std::string & text) {
+    const auto & m = bundled_model();
+    return m.tokenize(m.apply_chat_template({{"user", text}}, true), true, true);
+}
+
+// 50 prompts: item prompts (popular and obscure movies) and user prompts with
+// short and long histories, from the bundled dataset.
+inline std::vector<std::string> varied_prompts() {
+    const auto d = dare::load_dataset(dare::default_dataset_path());
+    const auto t = dare::prompt_templates::kar_movies();
+    const auto order = dare::items_by_popularity(d);
+    std::vector<std::string> out;
+    for (int i = 0; i < 20; ++i) {
+        out.push_back(dare::item_prompt(t, d.items[order[i * 3]]));
+    }
+    for (int i = 0; i < 10; ++i) {
+        out.push_back(dare::item_prompt(t, d.items[order[2000 + i * 500]]));
+    }
+    for (int u = 0; u < 20; ++u) {
+        out.push_back(dare::user_prompt(t, d, u * 13, u % 2 ? 30 : 5));
+    }
+    return out;
 }
 
 }  // namespace dare_test

@@ -146,6 +146,7 @@ class context {
 
     uint32_t n_ctx() const;
     uint32_t n_seq_max() const;
+    uint32_t n_batch() const;  // rows one llama.cpp decode call takes; decode() splits larger batches
     const model & get_model() const { return model_; }
 
   private:

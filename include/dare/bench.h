@@ -1,13 +1,17 @@
 // `dare bench`: every decoding method on the same prompts, in one process,
 // alternated prompt by prompt after a warm-up, so machine noise hits all
 // methods alike. Reports tokens/s, speedup over vanilla, tau, retrieval share
-// and the fraction of outputs identical to vanilla greedy decoding.
+// and the fraction of outputs identical to vanilla greedy decoding. Methods:
+// dare's (vanilla, pld, resd, dare, dare-strict, hybrid, hybrid-strict) and
+// llama.cpp's own (llama-plain, llama-<speculation type>[:KEY=VALUE...], see
+// dare/peers.h).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "dare/speculative.h"
+#include "dare/verify.h"
 
 namespace dare {
 
@@ -15,6 +19,7 @@ struct bench_options {
     std::string model;
     std::string prompts;
     std::string pool;  // for resd / dare / dare-strict
+    std::string peer_corpus;  // knowledge JSONL for llama.cpp's static n-gram cache (llama-ngram-cache:static=1)
     std::vector<std::string> methods = {"vanilla", "pld", "resd", "dare"};
     int32_t max_tokens = 256;
     int32_t threads = 0;
@@ -45,5 +50,38 @@ std::vector<bench_method_result> run_bench(const bench_options & o);
 
 // The readable table printed by the CLI.
 std::string bench_table(const std::vector<bench_method_result> & r);
+
+// `dare bench-batch`: continuous batching (batched.h) of the same prompts at
+// each --parallel B, without and with speculation, one after the other per B.
+// Every run starts from the pool file as saved (runs grow their own copy).
+struct batch_bench_options {
+    std::string model;
+    std::string prompts;
+    std::string pool;  // optional: without one, drafts come from each record's own context
+    std::vector<int32_t> parallel = {1, 4, 16, 32};
+    int32_t max_tokens = 128;
+    int32_t threads = 0;
+    draft_limits limits{32, 12};
+    verify_options verify;  // strict or relaxed
+    bool self_draft = true;
+    std::string json_out;
+};
+
+struct batch_bench_row {
+    int32_t parallel = 1;
+    bool speculate = false;
+    int64_t tokens = 0;
+    int64_t record_steps = 0;  // sum over records of the steps each took part in
+    int64_t steps = 0;
+    int64_t rows = 0;
+    int64_t draft_tokens = 0;
+    int64_t accepted_tokens = 0;
+    double seconds = 0;
+    int32_t records = 0;
+    int32_t identical = 0;  // outputs equal to plain decoding at the first B
+};
+
+std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o);
+std::string batch_bench_table(const std::vector<batch_bench_row> & r);
 
 }  // namespace dare

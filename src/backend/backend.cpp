@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "backend/handle.h"
 #include "dare/error.h"
 #include "llama.h"
 #include "util/mix.h"
@@ -113,6 +114,8 @@ struct model::impl {
         }
     }
 };
+
+llama_model * llama_model_handle(const model & m) { return m.get().m; }
 
 model::model(const std::string & path, const model_options & opts) : impl_(std::make_unique<impl>()) {
     backend_init_once();
@@ -374,6 +377,8 @@ void context::clear() { llama_memory_clear(llama_get_memory(impl_->ctx), true); 
 uint32_t context::n_ctx() const { return llama_n_ctx(impl_->ctx); }
 
 uint32_t context::n_seq_max() const { return llama_n_seq_max(impl_->ctx); }
+
+uint32_t context::n_batch() const { return impl_->n_batch; }
 
 void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads) {
     backend_init_once();

@@ -1,15 +1,17 @@
 // The method-comparison benchmark.
 #include "dare/bench.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "dare/batched.h"
 #include "dare/error.h"
 #include "dare/jsonl.h"
+#include "dare/peers.h"
 #include "dare/progress.h"
 
 namespace dare {
@@ -27,12 +29,54 @@ std::string cpu_name() {
     return "unknown CPU";
 }
 
+json machine_json(int32_t threads) {
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+    return {{"cpu", cpu_name()}, {"threads", threads}, {"date", date}};
+}
+
+void write_json_file(const std::string & path, const json & j) {
+    std::error_code ec;
+    if (std::filesystem::path(path).has_parent_path()) {
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    }
+    write_file_atomically(path, j.dump(2) + "\n");
+}
+
+// Chat-templated prompt tokens of a prompts file.
+std::vector<std::vector<token>> prompt_tokens(const model & m, const std::vector<prompt_record> & prompts) {
+    std::vector<std::vector<token>> toks;
+    for (const auto & p : prompts) {
+        toks.push_back(m.tokenize(m.apply_chat_template({{"user", p.prompt}}, true), true, true));
+    }
+    return toks;
+}
+
 struct method {
     std::string name;
     std::unique_ptr<token_index> pool;  // null for vanilla and pld
     std::unique_ptr<speculative_decoder> spec;
+    std::unique_ptr<llama_peer> peer;  // llama.cpp's own loops
+    bool strict = false;               // must reproduce vanilla: divergences get their top-2 gap measured
     bench_method_result res;
+
+    generation_result generate(std::span<const token> prompt, const generation_options & g) {
+        return peer ? peer->generate(prompt, g) : spec->generate(prompt, g, pool.get());
+    }
 };
+
+// Token sequences of a corpus JSONL's "text" fields (llama.cpp's static n-gram cache).
+std::vector<std::vector<token>> corpus_tokens(const model & m, const std::string & path) {
+    std::vector<std::vector<token>> out;
+    for_each_jsonl_object(path, "corpus file", [&](const json & j, long line) {
+        if (!j.contains("text") || !j["text"].is_string()) {
+            throw error(path + ":" + std::to_string(line) + ": expected an object with a string \"text\"");
+        }
+        out.push_back(m.tokenize(j["text"].get<std::string>(), false, false));
+    });
+    return out;
+}
 
 }  // namespace
 
@@ -57,10 +101,21 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
 
     std::vector<method> methods;
     bool has_vanilla = false;
+    std::vector<std::vector<token>> peer_corpus;
+    if (!o.peer_corpus.empty()) {
+        peer_corpus = corpus_tokens(m, o.peer_corpus);
+    }
     for (const auto & name : o.methods) {
         method mt;
         mt.name = name;
         speculative_options so = base;
+        if (is_llama_peer(name)) {
+            mt.peer = std::make_unique<llama_peer>(m, name, threads, o.n_ctx, peer_corpus);
+            mt.res.verify = "greedy";
+            mt.res.method = name;
+            methods.push_back(std::move(mt));
+            continue;
+        }
         if (name == "vanilla") {
             has_vanilla = true;
             mt.res.verify = "none";
@@ -71,7 +126,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             so.verify.mode = verify_mode::relaxed;
         } else {
             throw error("unknown bench method '" + name +
-                        "' (vanilla, pld, resd, dare, dare-strict, hybrid, hybrid-strict)");
+                        "' (vanilla, pld, resd, dare, dare-strict, hybrid, hybrid-strict, llama-plain, "
+                        "llama-<llama.cpp speculation type>[:KEY=VALUE...])");
         }
         so.self_draft = name == "hybrid" || name == "hybrid-strict";
         if (name != "vanilla" && name != "pld") {
@@ -81,6 +137,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             mt.pool = load_pool(o.pool, m.info().vocab_fingerprint);
         }
         if (name != "vanilla") {
+            mt.strict = so.verify.mode == verify_mode::strict;
             mt.res.verify = verify_mode_name(so.verify.mode);
             mt.spec = std::make_unique<speculative_decoder>(ctx, so);
         }
@@ -91,10 +148,9 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         throw error("--methods must include vanilla (the baseline)");
     }
 
-    std::vector<std::vector<token>> toks;
-    for (const auto & p : prompts) {
-        toks.push_back(m.tokenize(m.apply_chat_template({{"user", p.prompt}}, true), true, true));
-        check_fits_context(ctx, toks.back().size() + static_cast<size_t>(o.limits.max_nodes), o.max_tokens);
+    const auto toks = prompt_tokens(m, prompts);
+    for (const auto & t : toks) {
+        check_fits_context(ctx, t.size() + static_cast<size_t>(o.limits.max_nodes), o.max_tokens);
     }
     generation_options g;
     g.max_tokens = o.max_tokens;
@@ -122,7 +178,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         }
         for (size_t k = 0; k < others.size(); ++k) {
             method & mt = *others[(k + i) % others.size()];
-            const auto r = mt.spec->generate(toks[i], g, mt.pool.get());
+            const auto r = mt.generate(toks[i], g);
             step_tokens += r.stats.tokens;
             step_passes += r.stats.forward_passes;
             if (!counted) {
@@ -138,7 +194,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             ++s.prompts;
             if (r.tokens == ref.tokens) {
                 ++s.identical;
-            } else if (mt.spec->options().verify.mode == verify_mode::strict) {
+            } else if (mt.strict) {
                 size_t j = 0;
                 while (j < r.tokens.size() && j < ref.tokens.size() && r.tokens[j] == ref.tokens[j]) {
                     ++j;
@@ -160,12 +216,9 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     if (!o.json_out.empty()) {
         const double van_tps = van.res.seconds > 0 ? van.res.tokens / van.res.seconds : 0;
         json j;
-        char date[32];
-        const std::time_t now = std::time(nullptr);
-        std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
-        j["machine"] = {{"cpu", cpu_name()}, {"threads", threads}, {"date", date}};
+        j["machine"] = machine_json(threads);
         j["model"] = {{"path", m.info().path}, {"description", m.info().description}};
-        j["settings"] = {{"prompts", o.prompts},       {"pool", o.pool},
+        j["settings"] = {{"prompts", o.prompts},       {"pool", o.pool}, {"peer_corpus", o.peer_corpus},
                          {"max_tokens", o.max_tokens}, {"warmup", o.warmup},
                          {"draft_nodes", o.limits.max_nodes}, {"draft_depth", o.limits.max_depth},
                          {"budget", o.auto_budget ? "auto" : "fixed"}, {"top_k", o.relaxed.top_k},
@@ -187,15 +240,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
                                     {"worst_divergence_gap", r.worst_divergence_gap},
                                     {"prompts", r.prompts}});
         }
-        std::error_code ec;
-        if (std::filesystem::path(o.json_out).has_parent_path()) {
-            std::filesystem::create_directories(std::filesystem::path(o.json_out).parent_path(), ec);
-        }
-        std::ofstream f(o.json_out);
-        f << j.dump(2) << "\n";
-        if (!f.flush()) {
-            throw error(o.json_out + ": cannot write");
-        }
+        write_json_file(o.json_out, j);
     }
     return out;
 }
@@ -219,6 +264,129 @@ std::string bench_table(const std::vector<bench_method_result> & rs) {
                       r.seconds > 0 ? r.retrieval_seconds / r.seconds : 0.0,
                       r.prompts ? static_cast<double>(r.identical) / r.prompts : 0.0,
                       static_cast<long long>(r.draft_tokens), static_cast<long long>(r.accepted_tokens));
+        out += buf;
+    }
+    return out;
+}
+
+std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
+    const auto prompts = read_prompts_jsonl(o.prompts);
+    const model m(o.model);
+    const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
+    o.verify.validate();
+    const auto toks = prompt_tokens(m, prompts);
+    size_t longest = 0;
+    for (const auto & t : toks) {
+        longest = std::max(longest, t.size());
+    }
+    batched_options bo;
+    bo.spec.limits = o.limits;
+    bo.spec.verify = o.verify;
+    bo.spec.self_draft = o.self_draft;
+    bo.spec.cost = load_or_measure_cost_curve(m, threads, true);
+    generation_options g;
+    g.max_tokens = o.max_tokens;
+
+    std::vector<batch_bench_row> rows;
+    std::vector<std::vector<token>> reference;  // plain decoding at the first B
+    for (const int32_t B : o.parallel) {
+        if (B < 1) {
+            throw error("--parallel values must be at least 1");
+        }
+        context_options co;
+        co.n_seq_max = batched_seq_max(B);
+        co.n_threads = threads;
+        co.n_ctx = static_cast<uint32_t>(B) *
+                   static_cast<uint32_t>(longest + static_cast<size_t>(o.max_tokens + o.limits.max_depth) + 1);
+        co.n_batch = std::max<uint32_t>(512, co.n_ctx);
+        context ctx(m, co);
+        for (const bool spec : {false, true}) {
+            std::unique_ptr<token_index> pool;
+            if (spec && !o.pool.empty()) {
+                pool = load_pool(o.pool, m.info().vocab_fingerprint);
+            }
+            bo.parallel = B;
+            bo.speculate = spec;
+            batched_decoder dec(ctx, bo);
+            batch_bench_row row;
+            row.parallel = B;
+            row.speculate = spec;
+            std::vector<std::vector<token>> outs(toks.size());
+            progress prog(std::string("bench-batch B=") + std::to_string(B) + (spec ? " spec" : " plain"),
+                          static_cast<int64_t>(toks.size()), 0, 30.0);
+            const auto tot = dec.run(
+                toks.size(), [&](size_t i) { return batched_record{toks[i], pool.get()}; }, g,
+                [&](size_t i, generation_result && r) {
+                    row.record_steps += r.stats.forward_passes;
+                    prog.record_done(r.stats.tokens, r.stats.forward_passes);
+                    outs[i] = std::move(r.tokens);
+                });
+            prog.finish();
+            if (reference.empty()) {
+                reference = outs;
+            }
+            row.tokens = tot.tokens;
+            row.steps = tot.steps;
+            row.rows = tot.rows;
+            row.draft_tokens = tot.draft_tokens;
+            row.accepted_tokens = tot.accepted_tokens;
+            row.seconds = tot.seconds;
+            row.records = static_cast<int32_t>(toks.size());
+            for (size_t i = 0; i < outs.size(); ++i) {
+                row.identical += outs[i] == reference[i];
+            }
+            rows.push_back(row);
+        }
+    }
+    if (!o.json_out.empty()) {
+        json j;
+        j["machine"] = machine_json(threads);
+        j["model"] = {{"path", m.info().path}, {"description", m.info().description}};
+        j["settings"] = {{"prompts", o.prompts},          {"pool", o.pool},
+                         {"max_tokens", o.max_tokens},    {"draft_nodes", o.limits.max_nodes},
+                         {"draft_depth", o.limits.max_depth}, {"verify", verify_mode_name(o.verify.mode)},
+                         {"top_k", o.verify.top_k},       {"min_prob", o.verify.min_prob},
+                         {"self_draft", o.self_draft}};
+        j["runs"] = json::array();
+        for (const auto & r : rows) {
+            j["runs"].push_back({{"parallel", r.parallel},
+                                 {"speculate", r.speculate},
+                                 {"tokens", r.tokens},
+                                 {"seconds", r.seconds},
+                                 {"tokens_per_second", r.seconds > 0 ? r.tokens / r.seconds : 0},
+                                 {"steps", r.steps},
+                                 {"rows", r.rows},
+                                 {"record_steps", r.record_steps},
+                                 {"draft_tokens", r.draft_tokens},
+                                 {"accepted_tokens", r.accepted_tokens},
+                                 {"records", r.records},
+                                 {"identical_to_plain", r.records ? static_cast<double>(r.identical) / r.records : 0}});
+        }
+        write_json_file(o.json_out, j);
+    }
+    return rows;
+}
+
+std::string batch_bench_table(const std::vector<batch_bench_row> & rs) {
+    std::string out =
+        "| parallel | speculation | tokens/s | vs plain at same B | tokens per record-step | rows per step | drafted | "
+        "accepted | identical to plain (first B) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
+    char buf[320];
+    for (const auto & r : rs) {
+        double plain_tps = 0;
+        for (const auto & p : rs) {
+            if (p.parallel == r.parallel && !p.speculate && p.seconds > 0) {
+                plain_tps = p.tokens / p.seconds;
+            }
+        }
+        const double tps = r.seconds > 0 ? r.tokens / r.seconds : 0;
+        std::snprintf(buf, sizeof buf, "| %d | %s | %.1f | %.2fx | %.2f | %.1f | %lld | %lld | %.2f |\n", r.parallel,
+                      r.speculate ? "yes" : "no", tps, plain_tps > 0 ? tps / plain_tps : 0.0,
+                      r.record_steps ? static_cast<double>(r.tokens) / r.record_steps : 0.0,
+                      r.steps ? static_cast<double>(r.rows) / r.steps : 0.0, static_cast<long long>(r.draft_tokens),
+                      static_cast<long long>(r.accepted_tokens),
+                      r.records ? static_cast<double>(r.identical) / r.records : 0.0);
         out += buf;
     }
     return out;

@@ -247,7 +247,8 @@ void add_bench_command(CLI::App & app, dare::bench_options & o) {
     static std::string methods = "vanilla,pld,resd,dare";
     c->add_option("--prompts", o.prompts, "Prompts JSONL")->required();
     c->add_option("--pool", o.pool, "Pool file for resd (strict) and dare (relaxed)");
-    c->add_option("--methods", methods, "Comma-separated: vanilla, pld, resd (pool, strict), dare (pool, relaxed), dare-strict, hybrid (pool + the record's own context, relaxed), hybrid-strict")->capture_default_str();
+    c->add_option("--methods", methods, "Comma-separated: vanilla, pld, resd (pool, strict), dare (pool, relaxed), dare-strict, hybrid (pool + the record's own context, relaxed), hybrid-strict; llama.cpp's own: llama-plain, llama-ngram-simple, llama-ngram-map-k, llama-ngram-map-k4v, llama-ngram-mod, llama-ngram-cache, each with optional :KEY=VALUE settings (see docs/benchmarks.md)")->capture_default_str();
+    c->add_option("--peer-corpus", o.peer_corpus, "Knowledge JSONL for llama.cpp's static n-gram cache (llama-ngram-cache:static=1)");
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
     c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -272,6 +273,37 @@ void add_bench_command(CLI::App & app, dare::bench_options & o) {
         }
         const auto r = dare::run_bench(o);
         std::printf("%s", dare::bench_table(r).c_str());
+    });
+}
+
+void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
+    auto * c = app.add_subcommand(
+        "bench-batch",
+        "Continuous batching of the same prompts at each --parallel B, without and with speculation (drafts sized "
+        "for the whole batch from the measured cost curve)");
+    o.model = dare::default_model_path();
+    o.verify.mode = dare::verify_mode::relaxed;
+    static std::string verify = "relaxed";
+    c->add_option("--prompts", o.prompts, "Prompts JSONL")->required();
+    c->add_option("--pool", o.pool, "Pool file (each run starts from it); without one, drafts come from each "
+                                    "record's own prompt and output");
+    c->add_option("--model", o.model, "GGUF model")->capture_default_str();
+    c->add_option("--parallel", o.parallel, "Batch sizes to measure")->delimiter(',')->check(CLI::PositiveNumber);
+    c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+    c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    c->add_option("--verify", verify, "strict or relaxed")->check(CLI::IsMember({"strict", "relaxed"}))->capture_default_str();
+    c->add_option("--top-k", o.verify.top_k, "Relaxed top-k")->check(CLI::Range(1, 1000))->capture_default_str();
+    c->add_option("--min-prob", o.verify.min_prob, "Relaxed threshold")->check(CLI::Range(0.0f, 0.999999f))->capture_default_str();
+    c->add_option("--draft-nodes", o.limits.max_nodes, "Largest draft tree searched for each record's chain")
+        ->check(CLI::Range(0, 255))
+        ->capture_default_str();
+    c->add_option("--draft-depth", o.limits.max_depth, "Longest draft chain")->check(CLI::Range(0, 64))->capture_default_str();
+    c->add_option("--self-draft", o.self_draft, "Also draft from each record's own context")->capture_default_str();
+    c->add_option("--json", o.json_out, "Write results as JSON here");
+    c->callback([&o] {
+        o.verify.mode = dare::parse_verify_mode(verify);
+        const auto r = dare::run_batch_bench(o);
+        std::printf("%s", dare::batch_bench_table(r).c_str());
     });
 }
 
@@ -384,6 +416,8 @@ int main(int argc, char ** argv) {
     add_quantize_command(app, quantize_opts);
     dare::bench_options bench_opts;
     add_bench_command(app, bench_opts);
+    dare::batch_bench_options batch_bench_opts;
+    add_bench_batch_command(app, batch_bench_opts);
     std::string calibrate_model = dare::default_model_path();
     int32_t calibrate_threads = 0;
     add_calibrate_command(app, calibrate_model, calibrate_threads);

@@ -1,0 +1,83 @@
+// Continuous batching with per-sequence drafts. Up to `parallel` records are
+// decoded together: every step puts one llama.cpp batch together from each
+// active record's pending rows (a new record's whole prompt, or its last
+// token plus its draft), decodes it once, and verifies each record's part on
+// its own. A finished record's slot takes the next record at the next step.
+//
+// Drafts here are single chains in the record's own sequence (the best path
+// of the merged pool/own-context tree), so a slot needs one sequence id and
+// its KV cells stay in position order. How many draft tokens each record gets
+// is decided for the whole batch at once: candidates from every record are
+// ranked by their acceptance probability (the node's pool estimate,
+// score / root score, calibrated online by how often nodes with such an
+// estimate were accepted in this run) and the batch keeps the prefix that
+// maximises expected tokens per unit of step time,
+//     (active records + sum of kept probabilities) / cost(base rows + kept),
+// where cost is a line fitted online to this run's step times (a row in a
+// batch also attends over the other records' KV cells, which the one-sequence
+// calibration curve does not see; the curve is used until the fit is ready),
+// so where a batch is already compute-bound the drafts shrink to none and
+// the step is plain batched decoding (speculation never costs more than the
+// estimate says it gains).
+//
+// Pools: a record's prompt goes into its pool when it starts, its output when
+// it finishes (records decoded side by side cannot stream into one pool).
+// Strict verification keeps every record's output greedy; with the
+// batch-invariant context (backend.h) a token's logits do not depend on what
+// else is in the batch, so outputs match one-at-a-time decoding except where
+// KV cells of a record end up out of position order (measured in
+// tests/test_batched.cpp).
+#pragma once
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "dare/speculative.h"
+
+namespace dare {
+
+struct batched_options {
+    int32_t parallel = 4;              // records decoded together (slots)
+    speculative_options spec;          // limits, verification, cost curve, self_draft
+    bool speculate = true;             // false: plain continuous batching
+};
+
+struct batched_totals {
+    int64_t tokens = 0;
+    int64_t steps = 0;       // decode calls
+    int64_t rows = 0;        // batch rows decoded
+    int64_t draft_tokens = 0;
+    int64_t accepted_tokens = 0;
+    double seconds = 0;      // wall time of the whole run
+};
+
+// Record i's prompt and pool (may be null: drafts from its own context only).
+struct batched_record {
+    std::span<const token> prompt;
+    token_index * pool = nullptr;
+};
+
+class batched_decoder {
+  public:
+    // The context needs n_seq_max >= parallel and room for `parallel` records
+    // (prompt + max_tokens + draft each).
+    batched_decoder(context & ctx, const batched_options & o);
+
+    // Generates every record, calling on_done(i, result) as record i finishes
+    // (in completion order). Per-record stats: forward_passes = steps the
+    // record took part in, seconds = from its first step to its last.
+    batched_totals run(size_t n_records, const std::function<batched_record(size_t)> & record,
+                       const generation_options & g,
+                       const std::function<void(size_t, generation_result &&)> & on_done);
+
+  private:
+    struct slot;
+    context & ctx_;
+    batched_options opts_;
+};
+
+// The sequences a context for `parallel` slots needs.
+inline uint32_t batched_seq_max(int32_t parallel) { return static_cast<uint32_t>(parallel); }
+
+}  // namespace dare

@@ -1,0 +1,416 @@
+// Continuous batching with cost-sized per-record draft chains.
+#include "dare/batched.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#include "dare/error.h"
+
+namespace dare {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+double seconds_between(clock_type::time_point a, clock_type::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+// The best path of a best-first tree, as a chain (node j's parent is j - 1).
+void best_chain(const draft_tree & tree, int32_t max_depth, draft_tree & chain) {
+    chain.clear();
+    chain.root_score = tree.root_score;
+    int32_t cur = -1;
+    while (chain.size() < max_depth) {
+        int32_t best = -1;
+        for (int32_t i = 0; i < tree.size(); ++i) {
+            if (tree.nodes[i].parent == cur && (best < 0 || tree.nodes[i].score > tree.nodes[best].score)) {
+                best = i;
+            }
+        }
+        if (best < 0) {
+            break;
+        }
+        draft_node n = tree.nodes[best];
+        n.parent = chain.size() - 1;
+        n.depth = chain.size() + 1;
+        chain.nodes.push_back(n);
+        cur = best;
+    }
+}
+
+struct candidate {
+    double p;
+    int32_t slot;
+    int32_t j;
+};
+
+// Step time as a line in the batch's rows, fitted online (least squares with
+// exponential forgetting) from the steps of this run. The calibrated curve is
+// measured on one sequence; in a batch every row also attends over the other
+// records' KV cells, so a row costs more than the curve says and the real
+// marginal cost has to come from the batch itself. Prefill steps (hundreds
+// of rows) and decode steps (about one row per record) spread the rows enough
+// for a stable slope.
+class step_cost_fit {
+  public:
+    void add(double rows, double ms) {
+        constexpr double f = 0.97;
+        w_ = f * w_ + 1;
+        r_ = f * r_ + rows;
+        t_ = f * t_ + ms;
+        rr_ = f * rr_ + rows * rows;
+        rt_ = f * rt_ + rows * ms;
+        ++n_;
+    }
+    // Intercept and slope, when the fit is usable.
+    bool line(double & a, double & b) const {
+        if (n_ < 8) {
+            return false;
+        }
+        const double var = rr_ / w_ - (r_ / w_) * (r_ / w_);
+        if (var < 1.0) {
+            return false;
+        }
+        b = (rt_ / w_ - (r_ / w_) * (t_ / w_)) / var;
+        a = t_ / w_ - b * r_ / w_;
+        return a > 0 && b > 0;
+    }
+
+  private:
+    double w_ = 0, r_ = 0, t_ = 0, rr_ = 0, rt_ = 0;
+    int64_t n_ = 0;
+};
+// How often a draft node with a given estimate (min(1, score / root score))
+// is accepted in this run, by tenths of the estimate. A chain node counts as
+// accepted when verification kept it. The raw estimate is a pool frequency,
+// not a probability the model agrees, so each bucket starts from a prior
+// worth a few observations and follows what happens.
+class acceptance_calibration {
+  public:
+    double p(double raw) const {
+        const size_t k = bucket(raw);
+        return (acc_[k] + kPrior * mid(k)) / (n_[k] + kPrior);
+    }
+    void observe(double raw, bool accepted) {
+        const size_t k = bucket(raw);
+        n_[k] += 1;
+        acc_[k] += accepted;
+    }
+
+  private:
+    static constexpr double kPrior = 4.0;
+    static size_t bucket(double raw) { return std::min<size_t>(9, static_cast<size_t>(std::max(0.0, raw) * 10)); }
+    // Pool estimates run high (a two-token key overrates what follows it), so
+    // a bucket starts at half its midpoint: drafting starts where it is
+    // clearly cheap (small batches) and spreads only as acceptance proves out.
+    static double mid(size_t k) { return (static_cast<double>(k) + 0.5) / 20; }
+    std::array<double, 10> n_{}, acc_{};
+};
+}  // namespace
+
+struct batched_decoder::slot {
+    bool active = false;
+    size_t record = 0;
+    token_index * pool = nullptr;
+    std::unique_ptr<token_index> own;  // this record's prompt and output
+    std::vector<token> context;        // prompt + emitted tokens
+    size_t prompt_len = 0;
+    size_t kv_len = 0;                 // tokens of context in the KV cache
+    bool started = false;              // prompt decoded, first token emitted
+    generation_result r;
+    clock_type::time_point t0;
+    draft_tree own_tree, pool_tree, tree, chain;
+    std::vector<double> raw;           // per chain node: min(1, score / root_score)
+    int32_t keep = 0;
+    int32_t chunk = 0;                 // prompt rows in this step (records not yet started)
+    int32_t root_row = 0;
+};
+
+batched_decoder::batched_decoder(context & ctx, const batched_options & o) : ctx_(ctx), opts_(o) {
+    if (o.parallel < 1) {
+        throw error("--parallel must be at least 1");
+    }
+    if (ctx.n_seq_max() < batched_seq_max(o.parallel)) {
+        throw error("internal: context has " + std::to_string(ctx.n_seq_max()) + " sequences, --parallel " +
+                    std::to_string(o.parallel) + " needs " + std::to_string(batched_seq_max(o.parallel)));
+    }
+    if (o.spec.verify.mode == verify_mode::sample) {
+        throw error("--parallel > 1 supports --verify strict and relaxed (greedy), not sample");
+    }
+}
+
+batched_totals batched_decoder::run(size_t n_records, const std::function<batched_record(size_t)> & record,
+                                    const generation_options & g,
+                                    const std::function<void(size_t, generation_result &&)> & on_done) {
+    const model & m = ctx_.get_model();
+    std::vector<slot> slots(static_cast<size_t>(opts_.parallel));
+    verifier ver(opts_.spec.verify);
+    verify_result vr;
+    draft_merger merger;
+    batch b;
+    std::vector<candidate> cands;
+    step_cost_fit fit;
+    acceptance_calibration calib;
+    batched_totals tot;
+    const auto t_run = clock_type::now();
+    size_t next = 0;
+    const draft_limits lim0 = opts_.spec.limits;
+
+    while (true) {
+        // Admit records into idle slots.
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (sl.active || next >= n_records) {
+                continue;
+            }
+            const batched_record rec = record(next);
+            // Room in the shared KV cache: every active record's prompt, output and draft.
+            size_t need = rec.prompt.size() + static_cast<size_t>(g.max_tokens + lim0.max_depth) + 1;
+            for (const slot & o : slots) {
+                if (o.active) {
+                    need += o.prompt_len + static_cast<size_t>(g.max_tokens + lim0.max_depth) + 1;
+                }
+            }
+            if (need > ctx_.n_ctx()) {
+                throw error("context too small for --parallel " + std::to_string(opts_.parallel) + ": " +
+                            std::to_string(need) + " KV cells needed, --ctx is " + std::to_string(ctx_.n_ctx()));
+            }
+            sl.active = true;
+            sl.started = false;
+            sl.record = next++;
+            sl.pool = rec.pool;
+            sl.context.assign(rec.prompt.begin(), rec.prompt.end());
+            sl.prompt_len = rec.prompt.size();
+            sl.kv_len = 0;
+            sl.r = generation_result{};
+            sl.r.stats.prompt_tokens = static_cast<int32_t>(rec.prompt.size());
+            sl.t0 = clock_type::now();
+            ctx_.seq_rm(static_cast<seq_id>(s), 0, -1);
+            if (opts_.speculate) {
+                const auto tr = clock_type::now();
+                sl.own = make_index(index_kind::suffix);
+                sl.own->insert(rec.prompt, token_source::prompt);
+                sl.own->begin_sequence(token_source::output);
+                if (sl.pool) {
+                    sl.pool->insert(rec.prompt, token_source::prompt);
+                }
+                sl.r.stats.retrieval_seconds += seconds_between(tr, clock_type::now());
+            }
+        }
+
+        // Draft chains and their estimates. Rows that come anyway: one per
+        // started record (its last token), then prompt rows of new records up
+        // to the batch's row limit (a long prompt is spread over steps).
+        const int32_t row_limit = static_cast<int32_t>(ctx_.n_batch());
+        int32_t decode_rows = 0, active = 0;
+        cands.clear();
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (!sl.active) {
+                continue;
+            }
+            ++active;
+            sl.keep = 0;
+            sl.chain.clear();
+            if (!sl.started) {
+                continue;
+            }
+            ++decode_rows;
+            const int32_t room = g.max_tokens - static_cast<int32_t>(sl.r.tokens.size()) - 1;
+            if (!opts_.speculate || room <= 0 || lim0.max_nodes <= 0 || lim0.max_depth <= 0) {
+                continue;
+            }
+            const auto tr = clock_type::now();
+            draft_limits lim = lim0;
+            lim.max_depth = std::min(lim.max_depth, room);
+            if (sl.pool && opts_.spec.self_draft) {
+                sl.own->draft(sl.context, lim, sl.own_tree);
+                sl.pool->draft(sl.context, lim, sl.pool_tree);
+                merger.merge(sl.own_tree, sl.pool_tree, lim.max_nodes, sl.tree);
+            } else {
+                (sl.pool ? sl.pool : sl.own.get())->draft(sl.context, lim, sl.tree);
+            }
+            best_chain(sl.tree, lim.max_depth, sl.chain);
+            sl.raw.clear();
+            double prev = 1.0;
+            for (int32_t j = 0; j < sl.chain.size(); ++j) {
+                const double x = sl.chain.root_score > 0
+                                     ? std::min(1.0, static_cast<double>(sl.chain.nodes[j].score) / sl.chain.root_score)
+                                     : 0.0;
+                sl.raw.push_back(x);
+                prev = std::min(prev, calib.p(x));  // a path is never likelier than its prefix
+                cands.push_back({prev, static_cast<int32_t>(s), j});
+            }
+            sl.r.stats.retrieval_seconds += seconds_between(tr, clock_type::now());
+        }
+        if (active == 0) {
+            break;
+        }
+        int32_t prefill_rows = 0;
+        int32_t tokens_expected = decode_rows;
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (sl.active && !sl.started) {
+                const int32_t pending = static_cast<int32_t>(sl.context.size() - sl.kv_len);
+                sl.chunk = std::min(pending, std::max(0, row_limit - decode_rows - prefill_rows));
+                prefill_rows += sl.chunk;
+                tokens_expected += sl.chunk == pending;  // the whole prompt is in: its first token comes out
+            }
+        }
+        const int32_t base_rows = decode_rows + prefill_rows;
+
+        // Keep the prefix of all candidates, best first, that maximises
+        // expected tokens per unit of cost (everything without a cost curve),
+        // within the row limit.
+        std::sort(cands.begin(), cands.end(), [](const candidate & a, const candidate & c) {
+            if (a.p != c.p) return a.p > c.p;
+            if (a.slot != c.slot) return a.slot < c.slot;
+            return a.j < c.j;
+        });
+        size_t kept = std::min(cands.size(), static_cast<size_t>(std::max(0, row_limit - base_rows)));
+        if (!opts_.spec.cost.empty()) {
+            double fa = 0, fb = 0;
+            const bool fitted = slots.size() > 1 && fit.line(fa, fb);
+            auto cost = [&](int32_t rows) { return fitted ? fa + fb * rows : opts_.spec.cost.relative(rows); };
+            const size_t limit = kept;
+            double sum = tokens_expected, best = sum / cost(base_rows);
+            kept = 0;
+            for (size_t k = 0; k < limit; ++k) {
+                sum += cands[k].p;
+                const double rate = sum / cost(base_rows + static_cast<int32_t>(k) + 1);
+                if (rate > best) {
+                    best = rate;
+                    kept = k + 1;
+                }
+            }
+        }
+        for (size_t k = 0; k < kept; ++k) {
+            slot & sl = slots[static_cast<size_t>(cands[k].slot)];
+            sl.keep = std::max(sl.keep, cands[k].j + 1);
+        }
+
+        // One batch: each started record's last token and kept chain, then
+        // prompt chunks of new records (logits for a prompt's last row).
+        b.clear();
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (!sl.active || !sl.started) {
+                continue;
+            }
+            const seq_id sq = static_cast<seq_id>(s);
+            const size_t last = sl.context.size() - 1;
+            sl.root_row = b.add(sl.context[last], static_cast<pos_t>(last), sq, true);
+            sl.chain.nodes.resize(static_cast<size_t>(sl.keep));
+            for (int32_t j = 0; j < sl.keep; ++j) {
+                b.add(sl.chain.nodes[j].tok, static_cast<pos_t>(last) + 1 + j, sq, true);
+            }
+            tot.draft_tokens += sl.keep;
+        }
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (!sl.active || sl.started) {
+                continue;
+            }
+            sl.root_row = -1;
+            for (int32_t k = 0; k < sl.chunk; ++k) {
+                const size_t q = sl.kv_len + static_cast<size_t>(k);
+                const bool last_row = q + 1 == sl.context.size();
+                const int32_t row = b.add(sl.context[q], static_cast<pos_t>(q), static_cast<seq_id>(s), last_row);
+                if (last_row) {
+                    sl.root_row = row;
+                }
+            }
+        }
+        const auto t_step = clock_type::now();
+        ctx_.decode(b);
+        if (prefill_rows == 0) {
+            fit.add(b.size(), 1e3 * seconds_between(t_step, clock_type::now()));
+        }
+        ++tot.steps;
+        tot.rows += b.size();
+
+        // Verify each record's part, keep its accepted cells, emit.
+        const auto now = clock_type::now();
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (!sl.active) {
+                continue;
+            }
+            if (!sl.started && sl.root_row < 0) {
+                sl.kv_len += static_cast<size_t>(sl.chunk);  // a prompt chunk; the rest comes next step
+                continue;
+            }
+            ++sl.r.stats.forward_passes;
+            const size_t last = sl.context.size() - 1;
+            int32_t n_acc = 0;
+            token next_tok;
+            float next_gap = 0;
+            if (!sl.started) {
+                // The prompt's step: its last row gives the first token.
+                const auto lg = ctx_.logits(sl.root_row);
+                next_tok = argmax(lg);
+                next_gap = top2_gap(lg);
+                sl.started = true;
+                sl.r.stats.prefill_seconds = seconds_between(sl.t0, now);
+            } else {
+                const int32_t root = sl.root_row;
+                ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr);
+                n_acc = static_cast<int32_t>(vr.accepted.size());
+                next_tok = vr.next;
+                next_gap = vr.gaps.empty() ? 0.0f : vr.gaps.back();
+                for (int32_t j = 0; j < sl.keep; ++j) {
+                    calib.observe(sl.raw[static_cast<size_t>(j)], j < n_acc);
+                }
+                sl.r.stats.draft_tokens += sl.keep;
+            }
+            // A chain's accepted prefix sits in order right after `last`.
+            sl.kv_len = last + 1 + static_cast<size_t>(n_acc);
+            ctx_.seq_rm(static_cast<seq_id>(s), static_cast<pos_t>(sl.kv_len), -1);
+
+            bool stop = false;
+            auto emit = [&](token t, float gap) {
+                if (stop || static_cast<int32_t>(sl.r.tokens.size()) >= g.max_tokens) {
+                    stop = true;
+                    return false;
+                }
+                sl.r.tokens.push_back(t);
+                sl.context.push_back(t);
+                if (g.record_gaps) {
+                    sl.r.gaps.push_back(gap);
+                }
+                if (sl.own) {
+                    sl.own->append(t);
+                }
+                stop = m.is_eog(t);
+                return true;
+            };
+            for (int32_t k = 0; k < n_acc; ++k) {
+                const bool ok = emit(sl.chain.nodes[vr.accepted[k]].tok, vr.gaps.empty() ? 0.0f : vr.gaps[k]);
+                sl.r.stats.accepted_tokens += ok;
+                tot.accepted_tokens += ok;
+            }
+            emit(next_tok, next_gap);
+            if (stop || static_cast<int32_t>(sl.r.tokens.size()) >= g.max_tokens) {
+                // KV cells past the emitted tokens are not needed; the slot is reused.
+                sl.r.stats.seconds = seconds_between(sl.t0, clock_type::now());
+                if (sl.pool && opts_.speculate) {
+                    const auto tr = clock_type::now();
+                    std::span<const token> out(sl.r.tokens);
+                    if (!out.empty() && m.is_eog(out.back())) {
+                        out = out.first(out.size() - 1);
+                    }
+                    sl.pool->insert(out, token_source::output);
+                    sl.r.stats.retrieval_seconds += seconds_between(tr, clock_type::now());
+                }
+                finish_result(m, sl.r);
+                tot.tokens += sl.r.stats.tokens;
+                sl.active = false;
+                on_done(sl.record, std::move(sl.r));
+            }
+        }
+    }
+    tot.seconds = seconds_between(t_run, clock_type::now());
+    return tot;
+}
+
+}  // namespace dare

@@ -1,0 +1,69 @@
+// llama.cpp's own loops (peers/): names and settings are checked, the plain
+// loop and every draftless speculation mode run on the real model, and
+// speculation, being greedy verification, reproduces llama.cpp's plain
+// output (both run in llama.cpp's default, not batch-invariant, context, so a
+// near-tie may flip; the count of identical records is asserted, not 100%).
+#include <gtest/gtest.h>
+
+#include "dare/error.h"
+#include "dare/peers.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+TEST(Peers, NamesAndSettingsAreChecked) {
+    const auto & m = bundled_model();
+    EXPECT_TRUE(dare::is_llama_peer("llama-plain"));
+    EXPECT_FALSE(dare::is_llama_peer("pld"));
+    EXPECT_THROW(dare::llama_peer(m, "llama-ngram-bogus", 2, 512), dare::error);
+    EXPECT_THROW(dare::llama_peer(m, "llama-ngram-simple:n", 2, 512), dare::error);
+    EXPECT_THROW(dare::llama_peer(m, "llama-ngram-simple:n=x", 2, 512), dare::error);
+    EXPECT_THROW(dare::llama_peer(m, "llama-ngram-simple:match=3", 2, 512), dare::error);  // ngram-mod's key
+    EXPECT_THROW(dare::llama_peer(m, "llama-ngram-cache:static=1", 2, 512), dare::error);   // no corpus
+    EXPECT_NO_THROW(dare::llama_peer(m, "llama-ngram-mod:match=16:max=32:min=4", 2, 512));
+    EXPECT_EQ(dare::llama_peer_types().size(), 5u);
+}
+
+TEST(Peers, EveryModeRunsAndAgreesWithLlamaPlain) {
+    const auto & m = bundled_model();
+    const auto all = varied_prompts();
+    std::vector<std::vector<dare::token>> prompts;
+    for (size_t i = 0; i < all.size(); i += 7) {  // 8 prompts
+        prompts.push_back(chat(all[i]));
+    }
+    dare::generation_options g;
+    g.max_tokens = 64;
+    dare::llama_peer plain(m, "llama-plain", 2, 1024);
+    std::vector<dare::generation_result> ref;
+    for (const auto & p : prompts) {
+        ref.push_back(plain.generate(p, g));
+        EXPECT_EQ(ref.back().stats.forward_passes, ref.back().stats.tokens);
+        EXPECT_LE(ref.back().stats.tokens, g.max_tokens);
+    }
+    // A static cache from the reference outputs themselves: ngram-cache must draft from it.
+    std::vector<std::vector<dare::token>> corpus;
+    for (const auto & r : ref) {
+        corpus.push_back(r.tokens);
+    }
+    for (const std::string type : {"ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod:match=8:min=2",
+                                   "ngram-cache", "ngram-cache:static=1"}) {
+        dare::llama_peer peer(m, "llama-" + type, 2, 1024, corpus);
+        int identical = 0;
+        int64_t drafted = 0, accepted = 0;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            const auto r = peer.generate(prompts[i], g);
+            identical += r.tokens == ref[i].tokens;
+            drafted += r.stats.draft_tokens;
+            accepted += r.stats.accepted_tokens;
+            EXPECT_LE(r.stats.accepted_tokens, r.stats.draft_tokens);
+            EXPECT_GE(r.stats.tau(), 0.5);
+            EXPECT_LE(r.stats.tokens, g.max_tokens);
+        }
+        std::printf("llama-%s: %d of %zu identical to llama-plain, %lld drafted, %lld accepted\n", type.c_str(),
+                    identical, prompts.size(), static_cast<long long>(drafted), static_cast<long long>(accepted));
+        EXPECT_GE(identical, static_cast<int>(prompts.size()) / 2) << type;
+        if (type == "ngram-cache:static=1") {
+            EXPECT_GT(accepted, 0) << "the static cache holds these very texts";
+        }
+    }
+}
