@@ -47,3 +47,9 @@ endif()
 
 # llama.cpp's own warnings are not ours to fix; keep -Werror off for it.
 add_subdirectory("${DARE_LLAMA_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
+
+# llama.cpp's GGUF splitter, built on demand (bench/gpu.sh pack: the model
+# reaches the GPU machine in pieces of at most 44 MiB).
+if(EXISTS "${DARE_LLAMA_DIR}/tools/gguf-split/CMakeLists.txt")
+  add_subdirectory("${DARE_LLAMA_DIR}/tools/gguf-split" "${CMAKE_BINARY_DIR}/gguf-split" EXCLUDE_FROM_ALL)
+endif()

@@ -3,8 +3,11 @@
 # in ${DARE_BUILD_DIR:-build}. Quiet when there is nothing to do; the full log
 # is in <build>/build.log and is shown when the build fails.
 # Extra arguments go to CMake's configure step (e.g. -DDARE_CUDA=ON).
+# DARE_NO_BUILD=1: skip it all (a benchmark running a fixed DARE_BIN while the
+# tree is being edited).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${DARE_NO_BUILD:-0}" = 1 ] && exit 0
 scripts/setup.sh
 BUILD="${DARE_BUILD_DIR:-build}"
 mkdir -p "$BUILD"

@@ -39,7 +39,7 @@ struct chat_message {
 };
 
 struct model_options {
-    int32_t n_gpu_layers = 0;  // layers offloaded to a GPU backend when one is built in (-1 = all)
+    int32_t n_gpu_layers = -1;  // layers offloaded to a GPU backend when one is built in and found (-1 = all)
     bool verbose = false;      // pass llama.cpp's own log through to stderr
 };
 
@@ -54,6 +54,7 @@ class model {
     model & operator=(const model &) = delete;
 
     const model_info & info() const { return info_; }
+    bool on_gpu() const;  // layers were offloaded to a GPU backend
     int32_t n_vocab() const { return info_.n_vocab; }
 
     // add_special: BOS etc. as the model wants; parse_special: "<|im_start|>"
@@ -117,7 +118,9 @@ struct context_options {
     // logits are bit-identical for any batch; strict verification relies on
     // it. What Q8_0 keys cost is measured in docs/engine.md (perplexity 2.274
     // vs 2.271 with llama.cpp's F16 keys; F16 keys with Q8_0 values, also
-    // invariant, made batches of 12+ tokens slower here).
+    // invariant, made batches of 12+ tokens slower here). Applies on CPUs
+    // only: when the model sits on a GPU (CUDA's attention kernels want equal
+    // K and V types) the context keeps llama.cpp's default layout.
     bool batch_invariant = true;
 };
 

@@ -35,8 +35,9 @@ struct generate_job_options {
     speculative_options spec;      // draft budget and verification thresholds (pld, dare)
     bool auto_budget = true;       // size each draft from the machine's measured cost curve
     generation_options gen;  // seed here is the run seed; each record gets record_seed()
-    uint32_t n_ctx = 2048;
+    uint32_t n_ctx = 2048;    // per record (a --parallel B context holds B times this)
     int32_t n_threads = 0;
+    int32_t parallel = 1;     // records decoded together (continuous batching, dare/batched.h)
     bool raw_prompt = false;  // feed prompts as-is instead of through the chat template
     bool fresh = false;       // discard an existing output instead of resuming it
     bool verbose = false;

@@ -6,11 +6,13 @@
 // record carries.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "dare/batched.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
 
@@ -38,6 +40,17 @@ class generation_session {
     // the prompt and output.
     generation_result generate(std::span<const token> prompt, const std::string & record_id, token_index * pool);
 
+    // Generates records 0..n-1 (record(i) gives its prompt tokens, id and
+    // pool), o.parallel at a time with continuous batching, calling
+    // on_done(i, result) as each finishes (completion order). With
+    // o.parallel == 1 it is generate() in a loop.
+    struct record_ref {
+        std::span<const token> prompt;
+        std::string id;
+        token_index * pool = nullptr;
+    };
+    void generate_many(size_t n, const std::function<record_ref(size_t)> & record,
+                       const std::function<void(size_t, generation_result &&)> & on_done);
     // Puts a record's prompt and text back into a pool (resuming a run).
     void reinsert(token_index & pool, const std::string & prompt, const std::string & text) const;
 
@@ -52,6 +65,8 @@ class generation_session {
     std::unique_ptr<context> ctx_;
     std::unique_ptr<vanilla_decoder> vanilla_;
     std::unique_ptr<speculative_decoder> spec_dec_;
+    std::unique_ptr<context> batch_ctx_;  // --parallel > 1
+    std::unique_ptr<batched_decoder> batched_;
     std::string model_name_;
 };
 

@@ -106,6 +106,7 @@ std::string meta_string(const llama_model * m, const char * key) {
 
 struct model::impl {
     llama_model * m = nullptr;
+    bool on_gpu = false;
     const llama_vocab * vocab = nullptr;
     std::string chat_template;
     ~impl() {
@@ -116,6 +117,8 @@ struct model::impl {
 };
 
 llama_model * llama_model_handle(const model & m) { return m.get().m; }
+
+bool model::on_gpu() const { return impl_->on_gpu; }
 
 model::model(const std::string & path, const model_options & opts) : impl_(std::make_unique<impl>()) {
     backend_init_once();
@@ -133,6 +136,7 @@ model::model(const std::string & path, const model_options & opts) : impl_(std::
         throw error(path + ": unsupported model: dare needs a decoder-only model");
     }
     impl_->vocab = llama_model_get_vocab(impl_->m);
+    impl_->on_gpu = opts.n_gpu_layers != 0 && llama_supports_gpu_offload();  // a GPU device was found
 
     info_.path = path;
     char desc[256];
@@ -287,7 +291,7 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     cp.n_threads = std::max(threads, 1);
     cp.n_threads_batch = cp.n_threads;
     cp.kv_unified = opts.kv_unified;
-    if (opts.batch_invariant) {
+    if (opts.batch_invariant && !m.on_gpu()) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
         cp.type_k = GGML_TYPE_Q8_0;
         cp.type_v = GGML_TYPE_F16;

@@ -323,18 +323,31 @@ json run_pipeline(const run_options & o) {
                 write_file_atomically(stem + ".json", json{{"records", in_pool}}.dump() + "\n");
             }
         };
-        for (size_t i = 0; i < gp.records.size(); ++i) {
-            const auto & r = gp.records[i];
-            if (out.contains(r.kind + ":" + r.id)) {
-                continue;
+        // Warm-up records, then the rest (the warmed pool is saved in between),
+        // each phase decoded --parallel records at a time.
+        for (const bool warm : {true, false}) {
+            std::vector<const planned *> todo_phase;
+            for (size_t i = 0; i < gp.records.size(); ++i) {
+                const auto & r = gp.records[i];
+                if ((static_cast<int64_t>(i) < gp.warmup) == warm && !out.contains(r.kind + ":" + r.id)) {
+                    todo_phase.push_back(&r);
+                }
             }
-            const generation_result res = session.generate(r.tokens, r.kind + ":" + r.id, pool.get());
-            json rec = {{"kind", r.kind}, {"id", r.id}, {"group", r.group}, {"phase", r.phase}, {"prompt", r.prompt}};
-            rec.update(session.record_fields(res));
-            out.append(rec);
-            ++in_pool;
-            prog.record_done(res.stats.tokens, res.stats.forward_passes);
-            if (static_cast<int64_t>(i) + 1 == gp.warmup) {
+            session.generate_many(
+                todo_phase.size(),
+                [&](size_t k) {
+                    const auto & r = *todo_phase[k];
+                    return generation_session::record_ref{r.tokens, r.kind + ":" + r.id, pool.get()};
+                },
+                [&](size_t k, generation_result && res) {
+                    const auto & r = *todo_phase[k];
+                    json rec = {{"kind", r.kind}, {"id", r.id}, {"group", r.group}, {"phase", r.phase}, {"prompt", r.prompt}};
+                    rec.update(session.record_fields(res));
+                    out.append(rec);
+                    ++in_pool;
+                    prog.record_done(res.stats.tokens, res.stats.forward_passes);
+                });
+            if (warm && !todo_phase.empty()) {
                 save();  // the warmed pool, before the main phase
             }
         }

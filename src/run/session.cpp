@@ -38,6 +38,20 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     if (speculative()) {
         spec_dec_ = std::make_unique<speculative_decoder>(*ctx_, spec_);
     }
+    if (o.parallel < 1) {
+        throw error("--parallel must be at least 1");
+    }
+    if (o.parallel > 1) {
+        context_options bc = co;
+        bc.n_ctx = o.n_ctx * static_cast<uint32_t>(o.parallel);
+        bc.n_seq_max = batched_seq_max(o.parallel);
+        batch_ctx_ = std::make_unique<context>(*model_, bc);
+        batched_options bo;
+        bo.parallel = o.parallel;
+        bo.spec = spec_;
+        bo.speculate = speculative();
+        batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
+    }
     model_name_ = std::filesystem::path(o.model).filename().string();
 }
 
@@ -62,6 +76,26 @@ generation_result generation_session::generate(std::span<const token> prompt, co
     generation_options g = o_.gen;
     g.seed = record_seed(o_.gen.seed, record_id);
     return speculative() ? spec_dec_->generate(prompt, g, pool) : vanilla_->generate(prompt, g);
+}
+
+void generation_session::generate_many(size_t n, const std::function<record_ref(size_t)> & record,
+                                       const std::function<void(size_t, generation_result &&)> & on_done) {
+    if (!batched_) {
+        for (size_t i = 0; i < n; ++i) {
+            const record_ref r = record(i);
+            on_done(i, generate(r.prompt, r.id, r.pool));
+        }
+        return;
+    }
+    // Batched records are greedy (strict or relaxed): no per-record seed to set.
+    // pld drafts from each record's own context, so it gets no pool.
+    batched_->run(
+        n,
+        [&](size_t i) {
+            const record_ref r = record(i);
+            return batched_record{r.prompt, drafts_from_pool() ? r.pool : nullptr};
+        },
+        o_.gen, on_done);
 }
 
 void generation_session::reinsert(token_index & pool, const std::string & prompt, const std::string & text) const {

@@ -10,6 +10,7 @@
 
 #include "dare/backend.h"
 #include "dare/bench.h"
+#include "dare/pool_bench.h"
 #include "dare/budget.h"
 #include "dare/error.h"
 #include "dare/eval.h"
@@ -150,6 +151,11 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
                   "Generate for N records in all, warm-up included (a seeded sample; half items, half users with "
                   "--target both); 0 = every record")
         ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->add_option("--parallel", o.gen.parallel,
+                  "Records of a group decoded together (continuous batching; each record drafts a chain sized "
+                  "for the whole batch from the measured step cost); 1 = one record at a time with draft trees")
+        ->check(CLI::Range(1, 256))
         ->capture_default_str();
     c->add_option("--grouping", o.grouping,
                   "customized (users: BPR embeddings + k-means; items: genre groups), random (same number of "
@@ -307,6 +313,24 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
     });
 }
 
+void add_bench_pool_command(CLI::App & app, dare::pool_bench_options & o) {
+    auto * c = app.add_subcommand(
+        "bench-pool",
+        "Pool-size sweep without the model: retrieval time per draft and strict-replay tau as a pool grows "
+        "(corpus first, then bigram filler), per index kind");
+    o.model = dare::default_model_path();
+    c->add_option("--corpus", o.corpus, "Knowledge JSONL (greedy outputs); the last --heldout records are predicted")->required();
+    c->add_option("--model", o.model, "GGUF model (tokenizer and chat template)")->capture_default_str();
+    c->add_option("--sizes", o.sizes, "Pool sizes in tokens")->delimiter(',')->check(CLI::PositiveNumber);
+    c->add_option("--index", o.kinds, "Index kinds (trie, suffix)")->delimiter(',');
+    c->add_option("--heldout", o.heldout, "Records held out as texts to predict")->check(CLI::PositiveNumber)->capture_default_str();
+    c->add_option("--draft-nodes", o.limits.max_nodes, "Draft tree size")->check(CLI::Range(1, 255))->capture_default_str();
+    c->add_option("--draft-depth", o.limits.max_depth, "Draft tree depth")->check(CLI::Range(1, 64))->capture_default_str();
+    c->add_option("--seed", o.seed, "Filler sampling seed")->capture_default_str();
+    c->add_option("--json", o.json_out, "Write results as JSON here");
+    c->callback([&o] { std::printf("%s", dare::pool_bench_table(dare::run_pool_bench(o)).c_str()); });
+}
+
 void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & threads) {
     auto * c = app.add_subcommand("calibrate",
                                   "Measure how a verification batch of n tokens costs against one token on this machine "
@@ -418,6 +442,8 @@ int main(int argc, char ** argv) {
     add_bench_command(app, bench_opts);
     dare::batch_bench_options batch_bench_opts;
     add_bench_batch_command(app, batch_bench_opts);
+    dare::pool_bench_options pool_bench_opts;
+    add_bench_pool_command(app, pool_bench_opts);
     std::string calibrate_model = dare::default_model_path();
     int32_t calibrate_threads = 0;
     add_calibrate_command(app, calibrate_model, calibrate_threads);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Batched throughput (docs/benchmarks.md): continuous batching of KAR prompts
+# at B = 1, 4, 16, 32 records in flight, without and with speculation (dare:
+# pool + own context, relaxed; each record's draft chain sized for the whole
+# batch from the measured step cost), Q4_0 requantization of the bundled
+# model, --max-tokens 128. Items: movies 233-296 by popularity, pool from
+# bench/items.sh's 200 other movies; users: the 78th-125th users, pool from
+# bench/peers.sh's 64 other users.
+# Usage: bench/batch.sh [THREADS=2] [PARALLEL=1,4,16,32]   (run bench/peers.sh first: it makes the pools)
+# Results: bench/results/<host>-<date>-batch-{items,users}.{json,md}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS="${1:-2}"; PARALLEL="${2:-1,4,16,32}"
+scripts/build.sh
+DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
+CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
+MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
+W=out/bench
+STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
+for f in "$W/items.trie.pool" "$W/users.trie.pool"; do
+  [ -f "$f" ] || { echo "bench/batch.sh: $f missing; run bench/peers.sh first" >&2; exit 1; }
+done
+# Records neither in the pools nor in bench/peers.sh's prompts.
+"$DARE" prompts --target items --limit 296 --out "$W/all_items_296.jsonl" 2>/dev/null
+tail -n 64 "$W/all_items_296.jsonl" > "$W/batch_items.jsonl"
+"$DARE" prompts --target users --limit 125 --out "$W/all_users_125.jsonl" 2>/dev/null
+tail -n 48 "$W/all_users_125.jsonl" > "$W/batch_users.jsonl"
+for SET in items users; do
+  echo "== $SET" >&2
+  "$DARE" bench-batch --model "$MODEL" --prompts "$W/batch_$SET.jsonl" --pool "$W/$SET.trie.pool" \
+    --parallel "$PARALLEL" --max-tokens 128 --threads "$THREADS" --verify relaxed \
+    --json "bench/results/$STAMP-batch-$SET.json" | tee "bench/results/$STAMP-batch-$SET.md"
+done
