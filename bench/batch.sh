@@ -7,6 +7,7 @@
 # bench/items.sh's 200 other movies; users: the 78th-125th users, pool from
 # bench/peers.sh's 64 other users.
 # Usage: bench/batch.sh [THREADS=2] [PARALLEL=1,4,16,32]   (run bench/peers.sh first: it makes the pools)
+# SETS (environment): "items users" by default.
 # Results: bench/results/<host>-<date>-batch-{items,users}.{json,md}
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ done
 tail -n 64 "$W/all_items_296.jsonl" > "$W/batch_items.jsonl"
 "$DARE" prompts --target users --limit 125 --out "$W/all_users_125.jsonl" 2>/dev/null
 tail -n 48 "$W/all_users_125.jsonl" > "$W/batch_users.jsonl"
-for SET in items users; do
+for SET in ${SETS:-items users}; do
   echo "== $SET" >&2
   "$DARE" bench-batch --model "$MODEL" --prompts "$W/batch_$SET.jsonl" --pool "$W/$SET.trie.pool" \
     --parallel "$PARALLEL" --max-tokens 128 --threads "$THREADS" --verify relaxed \

@@ -138,6 +138,9 @@ class context {
     // Next-token logits of the row `row` of the last decoded batch (marked with
     // want_logits); n_vocab floats.
     std::span<const float> logits(int32_t row) const;
+    // Embedding mode: the mean-pooled embedding of sequence `s` from the last
+    // decode (n_embd floats). A sequence must be decoded in one call.
+    std::span<const float> embedding(seq_id s) const;
 
     // KV cache bookkeeping per sequence; p1 < 0 means "to the end".
     void seq_rm(seq_id s, pos_t p0, pos_t p1 = -1);

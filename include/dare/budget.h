@@ -43,10 +43,11 @@ class cost_model {
 cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes, int32_t depth, int32_t reps);
 
 // Cache file for a model/thread count on this machine.
-std::string calibration_path(const model_info & m, int32_t n_threads);
+// `batch_invariant`: the KV layout the curve is for (context_options).
+std::string calibration_path(const model_info & m, int32_t n_threads, bool batch_invariant = true);
 
 // Loads the cached curve or measures and caches it.
-cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose);
+cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose, bool batch_invariant = true);
 
 // Online estimate of how pool statistics compare with real acceptance (a
 // 2-token trie key underestimates deep nodes: once a draft has matched a few

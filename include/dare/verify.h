@@ -26,6 +26,15 @@ namespace dare {
 enum class verify_mode { strict, relaxed, sample };
 
 verify_mode parse_verify_mode(const std::string & s);  // throws dare::error
+
+// Whether decoding under this rule needs the batch-invariant KV layout
+// (context_options::batch_invariant): strict and sample verification
+// promise plain decoding's output (or its distribution), which only holds
+// if a token's logits do not depend on the batch around it. Relaxed
+// verification changes the text by design, so it runs on llama.cpp's
+// default layout, whose multi-row batches (verification, prompt prefill) are
+// cheaper on CPUs (docs/benchmarks.md).
+inline bool needs_batch_invariance(verify_mode m) { return m != verify_mode::relaxed; }
 const char * verify_mode_name(verify_mode m);
 
 struct verify_options {

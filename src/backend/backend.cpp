@@ -362,6 +362,15 @@ std::span<const float> context::logits(int32_t row) const {
     return {p, static_cast<size_t>(impl_->n_vocab)};
 }
 
+std::span<const float> context::embedding(seq_id s) const {
+    const float * p = llama_get_embeddings_seq(impl_->ctx, s);
+    if (!p) {
+        throw error("internal: no pooled embedding for sequence " + std::to_string(s) +
+                    " (the context needs embeddings on, the sequence in the last batch)");
+    }
+    return {p, static_cast<size_t>(llama_model_n_embd(llama_get_model(impl_->ctx)))};
+}
+
 void context::seq_rm(seq_id s, pos_t p0, pos_t p1) {
     if (!llama_memory_seq_rm(llama_get_memory(impl_->ctx), s, p0, p1)) {
         throw error("internal: KV cache removal failed for sequence " + std::to_string(s));

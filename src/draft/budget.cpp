@@ -98,18 +98,20 @@ cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes,
     return cost_model(sizes, ms);
 }
 
-std::string calibration_path(const model_info & m, int32_t n_threads) {
+std::string calibration_path(const model_info & m, int32_t n_threads, bool batch_invariant) {
     char name[128];
     // "kv3": measured with the batch-invariant KV layout (Q8_0 keys, F16
-    // values); bump when the context setup changes what a batch costs.
-    std::snprintf(name, sizeof name, "cost-kv3-%016llx-%llu-t%d.json", static_cast<unsigned long long>(m.vocab_fingerprint),
+    // values), "llamakv": with llama.cpp's default one; bump when the
+    // context setup changes what a batch costs.
+    std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-t%d.json", batch_invariant ? "kv3" : "llamakv",
+                  static_cast<unsigned long long>(m.vocab_fingerprint),
                   static_cast<unsigned long long>(m.size_bytes), n_threads);
     return cache_dir() + "/calibration/" + name;
 }
 
-cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose) {
+cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose, bool batch_invariant) {
     const int32_t threads = n_threads > 0 ? n_threads : static_cast<int32_t>(std::thread::hardware_concurrency());
-    const std::string path = calibration_path(m.info(), threads);
+    const std::string path = calibration_path(m.info(), threads, batch_invariant);
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) {
         return cost_model::load(path);
@@ -120,9 +122,11 @@ cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool v
     context_options co;
     co.n_ctx = 1024;
     co.n_threads = threads;
+    co.batch_invariant = batch_invariant;
     context ctx(m, co);
     const auto c = measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 5);
-    c.save(path, m.info().path + ", " + std::to_string(threads) + " threads, context depth 256");
+    c.save(path, m.info().path + ", " + std::to_string(threads) + " threads, context depth 256, " +
+                     (batch_invariant ? "batch-invariant KV layout" : "llama.cpp's default KV layout"));
     return c;
 }
 

@@ -173,7 +173,8 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             }
             if (need > ctx_.n_ctx()) {
                 throw error("context too small for --parallel " + std::to_string(opts_.parallel) + ": " +
-                            std::to_string(need) + " KV cells needed, --ctx is " + std::to_string(ctx_.n_ctx()));
+                            std::to_string(need) + " KV cells needed, the batch context has " +
+                            std::to_string(ctx_.n_ctx()) + " (--parallel times --ctx)");
             }
             sl.active = true;
             sl.started = false;
@@ -349,9 +350,14 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 // The prompt's step: its last row gives the first token.
                 const auto lg = ctx_.logits(sl.root_row);
                 next_tok = argmax(lg);
-                next_gap = top2_gap(lg);
+                next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
                 sl.started = true;
                 sl.r.stats.prefill_seconds = seconds_between(sl.t0, now);
+            } else if (sl.keep == 0) {
+                // Nothing drafted: the plain step (no softmax, no tree walk).
+                const auto lg = ctx_.logits(sl.root_row);
+                next_tok = argmax(lg);
+                next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
             } else {
                 const int32_t root = sl.root_row;
                 ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr);

@@ -14,6 +14,7 @@
 #include "backend/handle.h"
 #include "dare/error.h"
 #include "llama.h"
+#include "log.h"
 #include "ngram-cache.h"
 #include "speculative.h"
 
@@ -155,6 +156,9 @@ llama_peer::llama_peer(const model & m, const std::string & method, int32_t thre
                        const std::vector<std::vector<token>> & corpus)
     : impl_(std::make_unique<impl>(m, method)) {
     auto & s = *impl_;
+    // llama.cpp's common library logs its n-gram bookkeeping at info level;
+    // a benchmark's output should not drown in it.
+    common_log_set_verbosity_thold(-1);
     settings_reader rd(method, s.pm.settings);
     if (s.pm.type != "plain") {
         s.sp.types = {common_speculative_type_from_name(s.pm.type)};

@@ -89,14 +89,29 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
     speculative_options base;
     base.limits = o.limits;
+    // Strict methods and vanilla share the batch-invariant layout; relaxed
+    // methods get a context with llama.cpp's default one (verify.h).
+    cost_model cost_invariant, cost_default;
     if (o.auto_budget) {
-        base.cost = load_or_measure_cost_curve(m, threads, true);
+        cost_invariant = load_or_measure_cost_curve(m, threads, true, true);
     }
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = threads;
     co.n_seq_max = speculative_seq_max(o.limits);
     context ctx(m, co);
+    std::unique_ptr<context> fast_ctx;
+    auto relaxed_context = [&]() -> context & {
+        if (!fast_ctx) {
+            context_options fc = co;
+            fc.batch_invariant = false;
+            fast_ctx = std::make_unique<context>(m, fc);
+            if (o.auto_budget) {
+                cost_default = load_or_measure_cost_curve(m, threads, true, false);
+            }
+        }
+        return *fast_ctx;
+    };
     vanilla_decoder vanilla(ctx);
 
     std::vector<method> methods;
@@ -139,7 +154,9 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         if (name != "vanilla") {
             mt.strict = so.verify.mode == verify_mode::strict;
             mt.res.verify = verify_mode_name(so.verify.mode);
-            mt.spec = std::make_unique<speculative_decoder>(ctx, so);
+            context & c = needs_batch_invariance(so.verify.mode) ? ctx : relaxed_context();
+            so.cost = &c == &ctx ? cost_invariant : cost_default;
+            mt.spec = std::make_unique<speculative_decoder>(c, so);
         }
         mt.res.method = name;
         methods.push_back(std::move(mt));
@@ -283,7 +300,8 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
     bo.spec.limits = o.limits;
     bo.spec.verify = o.verify;
     bo.spec.self_draft = o.self_draft;
-    bo.spec.cost = load_or_measure_cost_curve(m, threads, true);
+    const bool invariant = needs_batch_invariance(o.verify.mode);
+    bo.spec.cost = load_or_measure_cost_curve(m, threads, true, invariant);
     generation_options g;
     g.max_tokens = o.max_tokens;
 
@@ -296,6 +314,7 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         context_options co;
         co.n_seq_max = batched_seq_max(B);
         co.n_threads = threads;
+        co.batch_invariant = invariant;  // plain batching too: the same layout on both sides of the comparison
         co.n_ctx = static_cast<uint32_t>(B) *
                    static_cast<uint32_t>(longest + static_cast<size_t>(o.max_tokens + o.limits.max_depth) + 1);
         co.n_batch = std::max<uint32_t>(512, co.n_ctx);

@@ -26,12 +26,15 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     model_options mo;
     mo.verbose = o.verbose;
     model_ = std::make_unique<model>(o.model, mo);
+    // Plain decoding keeps the invariant layout too: it is the reference strict runs reproduce.
+    const bool invariant = !speculative() || needs_batch_invariance(spec_.verify.mode);
     if (speculative() && o.auto_budget) {
-        spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true);
+        spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, invariant);
     }
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;
+    co.batch_invariant = invariant;
     co.n_seq_max = speculative() ? speculative_seq_max(spec_.limits) : 1;
     ctx_ = std::make_unique<context>(*model_, co);
     vanilla_ = std::make_unique<vanilla_decoder>(*ctx_);

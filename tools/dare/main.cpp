@@ -10,7 +10,10 @@
 
 #include "dare/backend.h"
 #include "dare/bench.h"
+#include "dare/ctr.h"
+#include "dare/encode.h"
 #include "dare/pool_bench.h"
+#include "dare/text_metrics.h"
 #include "dare/budget.h"
 #include "dare/error.h"
 #include "dare/eval.h"
@@ -340,19 +343,26 @@ void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & t
     c->callback([&model_path, &threads] {
         const dare::model m(model_path);
         const int32_t t = threads > 0 ? threads : static_cast<int32_t>(std::thread::hardware_concurrency());
-        dare::context_options co;
-        co.n_ctx = 1024;
-        co.n_threads = t;
-        dare::context ctx(m, co);
-        const auto cm = dare::measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 7);
-        const std::string path = dare::calibration_path(m.info(), t);
-        cm.save(path, m.info().path + ", " + std::to_string(t) + " threads, context depth 256");
-        std::printf("| n tokens | ms per decode | cost vs 1 token | n / cost |\n|---|---|---|---|\n");
-        for (size_t i = 0; i < cm.sizes().size(); ++i) {
-            const int32_t n = cm.sizes()[i];
-            std::printf("| %d | %.2f | %.2f | %.2f |\n", n, cm.ms()[i], cm.relative(n), n / cm.relative(n));
+        // Both KV layouts: strict decoding runs on the batch-invariant one,
+        // relaxed on llama.cpp's default one (dare/verify.h).
+        for (const bool invariant : {true, false}) {
+            dare::context_options co;
+            co.n_ctx = 1024;
+            co.n_threads = t;
+            co.batch_invariant = invariant;
+            dare::context ctx(m, co);
+            const auto cm = dare::measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 7);
+            const std::string path = dare::calibration_path(m.info(), t, invariant);
+            const std::string layout = invariant ? "batch-invariant KV layout" : "llama.cpp's default KV layout";
+            cm.save(path, m.info().path + ", " + std::to_string(t) + " threads, context depth 256, " + layout);
+            std::printf("%s:\n\n| n tokens | ms per decode | cost vs 1 token | n / cost |\n|---|---|---|---|\n",
+                        layout.c_str());
+            for (size_t i = 0; i < cm.sizes().size(); ++i) {
+                const int32_t n = cm.sizes()[i];
+                std::printf("| %d | %.2f | %.2f | %.2f |\n", n, cm.ms()[i], cm.relative(n), n / cm.relative(n));
+            }
+            std::printf("\nsaved to %s\n\n", path.c_str());
         }
-        std::printf("saved to %s\n", path.c_str());
     });
 }
 
@@ -387,6 +397,63 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
         std::printf("model %s: %lld records, %lld tokens, mean NLL %.4f nats/token, perplexity %.3f\n",
                     m.info().description.c_str(), static_cast<long long>(r.records), static_cast<long long>(r.tokens),
                     r.tokens ? r.nll / static_cast<double>(r.tokens) : 0.0, r.perplexity());
+    });
+    static dare::ctr_options ctr;
+    auto * cc = ev->add_subcommand("ctr",
+                                   "Train a CTR model (XGBoost) on a dataset with and without each run's knowledge "
+                                   "vectors (dare encode); AUC and LogLoss with bootstrap intervals");
+    cc->add_option("--dataset", ctr.dataset, "Dataset folder")->required();
+    cc->add_option("--knowledge", ctr.knowledge, "Run folder with embeddings/ (repeatable)");
+    cc->add_option("--top-items", ctr.top_items, "Keep interactions with the N most-rated items (0 = all)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cc->add_option("--positive", ctr.positive, "Ratings at or above this are clicks")->capture_default_str();
+    cc->add_option("--test-fraction", ctr.test_fraction, "Each user's latest fraction of interactions for test")
+        ->check(CLI::Range(0.01, 0.9))
+        ->capture_default_str();
+    cc->add_option("--pca-dim", ctr.pca_dim, "Knowledge vector width after PCA (users and items each)")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    cc->add_option("--rounds", ctr.rounds, "Boosting rounds")->check(CLI::Range(1, 100000))->capture_default_str();
+    cc->add_option("--max-depth", ctr.max_depth, "Tree depth")->check(CLI::Range(1, 32))->capture_default_str();
+    cc->add_option("--eta", ctr.eta, "Learning rate")->check(CLI::Range(0.0001f, 1.0f))->capture_default_str();
+    cc->add_option("--bootstrap", ctr.bootstrap, "Bootstrap resamples")->check(CLI::Range(10, 100000))->capture_default_str();
+    cc->add_option("--seed", ctr.seed, "Seed (model and bootstrap)")->capture_default_str();
+    cc->add_option("--threads", ctr.threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
+    cc->add_option("--json", ctr.json_out, "Write results as JSON here");
+    cc->callback([] { std::printf("%s", dare::ctr_table(dare::run_ctr_eval(ctr)).c_str()); });
+    static std::string text_a, text_b;
+    auto * t = ev->add_subcommand("text",
+                                  "Compare two runs of the same records word by word: ROUGE-L F1 (B against A), exact "
+                                  "matches, distinct-2 of each");
+    t->add_option("RUN_A", text_a, "Reference run folder (or knowledge JSONL)")->required();
+    t->add_option("RUN_B", text_b, "Compared run folder (or knowledge JSONL)")->required();
+    t->callback([] {
+        const auto c = dare::compare_runs_text(text_a, text_b);
+        std::printf("| records | ROUGE-L F1 (mean) | exact match | distinct-2 A | distinct-2 B | only in A | only in B |\n"
+                    "|---|---|---|---|---|---|---|\n| %lld | %.4f | %.4f | %.4f | %.4f | %lld | %lld |\n",
+                    static_cast<long long>(c.records), c.rouge_l_mean, c.exact_match_rate, c.distinct_2_a,
+                    c.distinct_2_b, static_cast<long long>(c.only_a), static_cast<long long>(c.only_b));
+    });
+}
+
+void add_encode_command(CLI::App & app, dare::encode_options & o) {
+    auto * c = app.add_subcommand("encode",
+                                  "Turn every knowledge text of a run into a vector: <out>/<kind>.npy (float32, "
+                                  "records x dim) and <kind>_ids.txt (resumable)");
+    c->add_option("RUNDIR", o.rundir, "Run folder (knowledge.jsonl)")->required();
+    c->add_option("--out", o.out, "Output folder [default: RUNDIR/embeddings]");
+    c->add_option("--encoder", o.encoder, "GGUF model run in embedding mode, mean pooling [default: the run's model]");
+    c->add_option("--batch", o.batch, "Texts per decode call")->check(CLI::Range(1, 256))->capture_default_str();
+    c->add_option("--max-text-tokens", o.max_text_tokens, "Longer texts are cut to their first N tokens")
+        ->check(CLI::Range(8, 8192))
+        ->capture_default_str();
+    c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+    c->callback([&o] {
+        const auto s = dare::run_encode(o);
+        std::printf("encoder %s (dim %d): %lld encoded now, %lld already there; items %lld, users %lld\n",
+                    s.encoder.c_str(), s.dim, static_cast<long long>(s.encoded), static_cast<long long>(s.resumed),
+                    static_cast<long long>(s.items), static_cast<long long>(s.users));
     });
 }
 
@@ -449,6 +516,8 @@ int main(int argc, char ** argv) {
     add_calibrate_command(app, calibrate_model, calibrate_threads);
     perplexity_options ppl_opts;
     add_eval_command(app, ppl_opts);
+    dare::encode_options encode_opts;
+    add_encode_command(app, encode_opts);
     add_info_command(app, info_model);
     try {
         app.parse(argc, argv);

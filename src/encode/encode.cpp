@@ -1,0 +1,247 @@
+// Knowledge texts to vectors (contract in include/dare/encode.h).
+#include "dare/encode.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "dare/backend.h"
+#include "dare/error.h"
+#include "dare/jsonl.h"
+#include "dare/paths.h"
+#include "dare/progress.h"
+
+namespace fs = std::filesystem;
+
+namespace dare {
+
+void write_npy_f32(const std::string & path, const std::vector<float> & data, int64_t rows, int32_t dim) {
+    if (static_cast<int64_t>(data.size()) != rows * dim) {
+        throw error("internal: " + path + ": " + std::to_string(data.size()) + " floats for a (" +
+                    std::to_string(rows) + ", " + std::to_string(dim) + ") array");
+    }
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                         std::to_string(dim) + "), }";
+    // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
+    const size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header.push_back('\n');
+    std::string out = std::string("\x93NUMPY\x01\x00", 8);
+    out.push_back(static_cast<char>(header.size() & 0xff));
+    out.push_back(static_cast<char>(header.size() >> 8));
+    out += header;
+    // x86-64 and ARM64 are little-endian, as '<f4' says.
+    out.append(reinterpret_cast<const char *>(data.data()), data.size() * sizeof(float));
+    write_file_atomically(path, out);
+}
+
+namespace {
+
+struct text_rec {
+    std::string kind, id;
+    std::string text;
+};
+
+// The model file a run used, from its run.json.
+std::string run_model_file(const std::string & rundir) {
+    const fs::path run_json = fs::path(rundir) / "run.json";
+    if (fs::exists(run_json)) {
+        std::ifstream in(run_json);
+        const json j = json::parse(in, nullptr, false);
+        if (j.is_object() && j.contains("model") && j["model"].is_string()) {
+            return j["model"].get<std::string>();
+        }
+    }
+    return "";
+}
+
+// Resumable per-kind row store: <out>/.<kind>.rows (float32 rows) and .ids.
+struct row_store {
+    std::string rows_path, ids_path;
+    int32_t dim = 0;
+    std::vector<std::string> ids;
+    FILE * rows = nullptr;
+    FILE * idf = nullptr;
+
+    row_store(const std::string & out, const std::string & kind, int32_t d)
+        : rows_path(out + "/." + kind + ".rows"), ids_path(out + "/." + kind + ".ids"), dim(d) {
+        // Keep the rows both files hold in full; cut whatever a kill tore.
+        std::ifstream in(ids_path);
+        for (std::string line; std::getline(in, line);) {
+            if (!in.eof()) {
+                ids.push_back(line);
+            }
+        }
+        std::error_code ec;
+        const uint64_t row_bytes = static_cast<uint64_t>(dim) * sizeof(float);
+        const uint64_t have = fs::exists(rows_path) ? fs::file_size(rows_path) / row_bytes : 0;
+        ids.resize(std::min<uint64_t>(ids.size(), have));
+        fs::resize_file(rows_path, ids.size() * row_bytes, ec);
+        std::string kept;
+        for (const auto & id : ids) {
+            kept += id + "\n";
+        }
+        write_file_atomically(ids_path, kept);
+        rows = std::fopen(rows_path.c_str(), "ab");
+        idf = std::fopen(ids_path.c_str(), "ab");
+        if (!rows || !idf) {
+            throw error(out + ": cannot write the encoding work files");
+        }
+    }
+    ~row_store() {
+        if (rows) std::fclose(rows);
+        if (idf) std::fclose(idf);
+    }
+    void append(const std::string & id, std::span<const float> v) {
+        // Row first, then its id: an id line is only there once its row is.
+        if (std::fwrite(v.data(), sizeof(float), v.size(), rows) != v.size() || std::fflush(rows) != 0 ||
+            std::fprintf(idf, "%s\n", id.c_str()) < 0 || std::fflush(idf) != 0) {
+            throw error(rows_path + ": write failed (disk full?)");
+        }
+        ids.push_back(id);
+    }
+    std::vector<float> all_rows() const {
+        std::vector<float> data(ids.size() * static_cast<size_t>(dim));
+        std::ifstream in(rows_path, std::ios::binary);
+        in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+        if (!in) {
+            throw error(rows_path + ": shorter than its ids say");
+        }
+        return data;
+    }
+};
+
+}  // namespace
+
+encode_summary run_encode(const encode_options & o) {
+    if (o.batch < 1) {
+        throw error("--batch must be at least 1");
+    }
+    const std::string knowledge = (fs::path(o.rundir) / "knowledge.jsonl").string();
+    if (!fs::exists(knowledge)) {
+        throw error(o.rundir + ": no knowledge.jsonl (is it a dare run folder?)");
+    }
+    std::vector<text_rec> recs;
+    std::set<std::string> seen;
+    for_each_jsonl_object(knowledge, "knowledge file", [&](const json & j, long line) {
+        if (!j.contains("text") || !j["text"].is_string() || !j.contains("id")) {
+            throw error(knowledge + ":" + std::to_string(line) + ": expected a record with \"id\" and a string \"text\"");
+        }
+        text_rec r;
+        r.kind = j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "record";
+        r.id = id_text(j["id"]);
+        r.text = j["text"].get<std::string>();
+        if (!seen.insert(r.kind + ":" + r.id).second) {
+            throw error(knowledge + ":" + std::to_string(line) + ": duplicate record " + r.kind + ":" + r.id);
+        }
+        recs.push_back(std::move(r));
+    });
+
+    encode_summary sum;
+    sum.encoder = o.encoder;
+    if (sum.encoder.empty()) {
+        const std::string file = run_model_file(o.rundir);
+        sum.encoder = file.empty() ? default_model_path() : (fs::path(cache_dir()) / "models" / file).string();
+        if (!fs::exists(sum.encoder)) {
+            throw error("the run's model " + sum.encoder + " is not in dare's model cache; pass --encoder MODEL.gguf");
+        }
+    }
+    const std::string out = o.out.empty() ? (fs::path(o.rundir) / "embeddings").string() : o.out;
+    fs::create_directories(out);
+    const model m(sum.encoder);
+    sum.dim = m.info().n_embd;
+    const std::string manifest = out + "/encode.json";
+    if (fs::exists(manifest)) {
+        std::ifstream in(manifest);
+        const json j = json::parse(in, nullptr, false);
+        if (!j.is_object() || j.value("encoder", "") != fs::path(sum.encoder).filename().string() ||
+            j.value("dim", 0) != sum.dim) {
+            throw error(manifest + ": encoded with another encoder; use another --out or remove " + out);
+        }
+    }
+    write_file_atomically(manifest, json{{"encoder", fs::path(sum.encoder).filename().string()},
+                                         {"dim", sum.dim},
+                                         {"pooling", "mean"},
+                                         {"state", "in progress"}}
+                                        .dump(2) +
+                                        "\n");
+
+    context_options co;
+    co.embeddings = true;
+    co.batch_invariant = false;
+    co.n_threads = o.threads;
+    co.n_seq_max = static_cast<uint32_t>(o.batch);
+    co.n_ctx = static_cast<uint32_t>(o.batch * (o.max_text_tokens + 1));
+    co.n_batch = co.n_ctx;  // a batch of sequences goes through in one call (pooling needs whole sequences)
+    context ctx(m, co);
+
+    std::map<std::string, std::unique_ptr<row_store>> stores;
+    for (const auto & r : recs) {
+        if (!stores.count(r.kind)) {
+            stores[r.kind] = std::make_unique<row_store>(out, r.kind, sum.dim);
+        }
+    }
+    std::set<std::string> done;
+    for (const auto & [kind, st] : stores) {
+        for (const auto & id : st->ids) {
+            done.insert(kind + ":" + id);
+        }
+    }
+    std::vector<const text_rec *> todo;
+    for (const auto & r : recs) {
+        if (!done.count(r.kind + ":" + r.id)) {
+            todo.push_back(&r);
+        }
+    }
+    sum.resumed = static_cast<int64_t>(recs.size() - todo.size());
+    progress prog("encode", static_cast<int64_t>(recs.size()), sum.resumed);
+    batch b;
+    for (size_t begin = 0; begin < todo.size(); begin += static_cast<size_t>(o.batch)) {
+        const size_t end = std::min(todo.size(), begin + static_cast<size_t>(o.batch));
+        ctx.clear();
+        b.clear();
+        int64_t tokens = 0;
+        for (size_t k = begin; k < end; ++k) {
+            auto t = m.tokenize(todo[k]->text.empty() ? std::string(" ") : todo[k]->text, true, false);
+            t.resize(std::min<size_t>(t.size(), static_cast<size_t>(o.max_text_tokens)));
+            for (size_t p = 0; p < t.size(); ++p) {
+                b.add(t[p], static_cast<pos_t>(p), static_cast<seq_id>(k - begin), p + 1 == t.size());
+            }
+            tokens += static_cast<int64_t>(t.size());
+        }
+        ctx.decode(b);
+        for (size_t k = begin; k < end; ++k) {
+            stores[todo[k]->kind]->append(todo[k]->id, ctx.embedding(static_cast<seq_id>(k - begin)));
+            prog.record_done(tokens / static_cast<int64_t>(end - begin), 1);
+            ++sum.encoded;
+        }
+    }
+    prog.finish();
+    json rows = json::object();
+    for (const auto & [kind, st] : stores) {
+        write_npy_f32(out + "/" + kind + ".npy", st->all_rows(), static_cast<int64_t>(st->ids.size()), sum.dim);
+        std::string ids;
+        for (const auto & id : st->ids) {
+            ids += id + "\n";
+        }
+        write_file_atomically(out + "/" + kind + "_ids.txt", ids);
+        rows[kind] = st->ids.size();
+        if (kind == "item") {
+            sum.items = static_cast<int64_t>(st->ids.size());
+        } else if (kind == "user") {
+            sum.users = static_cast<int64_t>(st->ids.size());
+        }
+    }
+    write_file_atomically(manifest, json{{"encoder", fs::path(sum.encoder).filename().string()},
+                                         {"dim", sum.dim},
+                                         {"pooling", "mean"},
+                                         {"rows", rows},
+                                         {"state", "complete"}}
+                                        .dump(2) +
+                                        "\n");
+    return sum;
+}
+
+}  // namespace dare
