@@ -23,15 +23,9 @@ DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"  # DARE_BIN: a fi
 CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
 W=out/bench
 mkdir -p "$W" bench/results
-"$DARE" prompts --target items --limit 232 --out "$W/all_items.jsonl" 2>/dev/null
-head -n 32 "$W/all_items.jsonl" > "$W/bench_items.jsonl"
-tail -n 200 "$W/all_items.jsonl" > "$W/warm_items.jsonl"
-"$DARE" generate --prompts "$W/warm_items.jsonl" --out "$W/warm_knowledge.jsonl" --max-tokens 256 \
-  --threads "$THREADS" --mode pld --verify strict
-[ -f "$W/items.trie.pool" ] && [ "$W/items.trie.pool" -nt "$W/warm_knowledge.jsonl" ] ||
-  "$DARE" pool build --corpus "$W/warm_knowledge.jsonl" --out "$W/items.trie.pool" --index trie
-[ -f "$W/items.suffix.pool" ] && [ "$W/items.suffix.pool" -nt "$W/warm_knowledge.jsonl" ] ||
-  "$DARE" pool build --corpus "$W/warm_knowledge.jsonl" --out "$W/items.suffix.pool" --index suffix
+. bench/lib.sh
+prepare_set items 232 32 200 warm_knowledge.jsonl
+build_pool "$W/warm_knowledge.jsonl" "$W/items.suffix.pool" suffix
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 for Q in Q4_1 Q4_0; do
   "$DARE" calibrate --model "$CACHE/models/SmolLM2-135M-Instruct.$Q.gguf" --threads "$THREADS" \

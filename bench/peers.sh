@@ -25,22 +25,10 @@ W=out/bench
 mkdir -p "$W" bench/results
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 
-# Items: bench/items.sh's prompts and warm pool.
-"$DARE" prompts --target items --limit 232 --out "$W/all_items.jsonl" 2>/dev/null
-head -n 32 "$W/all_items.jsonl" > "$W/bench_items.jsonl"
-tail -n 200 "$W/all_items.jsonl" > "$W/warm_items.jsonl"
-"$DARE" generate --prompts "$W/warm_items.jsonl" --out "$W/warm_knowledge.jsonl" --max-tokens 256 \
-  --threads "$THREADS" --mode pld --verify strict
-[ -f "$W/items.trie.pool" ] && [ "$W/items.trie.pool" -nt "$W/warm_knowledge.jsonl" ] ||
-  "$DARE" pool build --corpus "$W/warm_knowledge.jsonl" --out "$W/items.trie.pool" --index trie
-# Users: 13 bench prompts, 64 other users for the warm pool.
-"$DARE" prompts --target users --limit 77 --out "$W/all_users.jsonl" 2>/dev/null
-head -n 13 "$W/all_users.jsonl" > "$W/bench_users.jsonl"
-tail -n 64 "$W/all_users.jsonl" > "$W/warm_users.jsonl"
-"$DARE" generate --prompts "$W/warm_users.jsonl" --out "$W/warm_users_knowledge.jsonl" --max-tokens 256 \
-  --threads "$THREADS" --mode pld --verify strict
-[ -f "$W/users.trie.pool" ] && [ "$W/users.trie.pool" -nt "$W/warm_users_knowledge.jsonl" ] ||
-  "$DARE" pool build --corpus "$W/warm_users_knowledge.jsonl" --out "$W/users.trie.pool" --index trie
+. bench/lib.sh
+# Items: bench/items.sh's prompts and warm pool; users: 13 bench prompts, 64 other users for the pool.
+prepare_set items 232 32 200 warm_knowledge.jsonl
+prepare_set users 77 13 64 warm_users_knowledge.jsonl
 
 # Stage 1: settings grid for each llama.cpp mode (defaults first).
 GRID="llama-ngram-simple,llama-ngram-simple:n=2:m=8,llama-ngram-simple:n=3:m=16,llama-ngram-simple:n=4:m=8"

@@ -72,6 +72,20 @@ struct pool_build_summary {
     double bytes_per_token = 0;
 };
 
+// One line of a knowledge corpus (JSONL, {"text": ..., "prompt"?: ...} per
+// line; a run's knowledge.jsonl is one): the text's tokens and, when the
+// line has a prompt, its chat-templated tokens (empty otherwise).
+struct corpus_record {
+    std::vector<token> prompt;
+    std::vector<token> text;
+    long line = 0;  // 1-based line in the file
+};
+
+// Reads and tokenizes a whole corpus. Throws dare::error "FILE:LINE: ..." on
+// a line without a string "text" or with a non-string "prompt", and
+// "FILE: no records" on an empty one.
+std::vector<corpus_record> read_corpus(const model & m, const std::string & path);
+
 // Builds a pool from a corpus (a run's knowledge JSONL is one): texts go in
 // output-side, prompts (through the chat template) prompt-side.
 pool_build_summary run_pool_build(const pool_build_options & o);

@@ -4,6 +4,7 @@
 
 #include "dare/error.h"
 #include "dare/eval.h"
+#include "dare/jobs.h"
 #include "dare/jsonl.h"
 
 namespace dare {
@@ -61,31 +62,26 @@ perplexity_result corpus_perplexity(const model & m, const std::string & corpus,
     context ctx(m, co);
     perplexity_result r;
     const auto bos_only = m.tokenize("", true, false);
-    for_each_jsonl_object(corpus, "corpus file", [&](const json & j, long line) {
-        if (!j.contains("text") || !j["text"].is_string()) {
-            throw error_at(corpus, line, "expected an object with a string \"text\"");
-        }
-        std::vector<token> answer = m.tokenize(j["text"].get<std::string>(), false, false);
-        std::vector<token> prompt;
-        if (j.contains("prompt") && j["prompt"].is_string()) {
-            prompt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
-        } else if (!bos_only.empty()) {
+    for (auto & rec : read_corpus(m, corpus)) {
+        std::vector<token> & answer = rec.text;
+        std::vector<token> prompt = rec.prompt;
+        if (prompt.empty() && !bos_only.empty()) {
             prompt = bos_only;
-        } else if (!answer.empty()) {  // no BOS: the first token conditions the rest
+        } else if (prompt.empty() && !answer.empty()) {  // no BOS: the first token conditions the rest
             prompt.push_back(answer.front());
             answer.erase(answer.begin());
         }
         if (answer.empty()) {
-            return;
+            continue;
         }
         try {
             r.nll += answer_nll(ctx, prompt, answer);
         } catch (const error & e) {
-            throw error_at(corpus, line, e.what());
+            throw error_at(corpus, rec.line, e.what());
         }
         r.tokens += static_cast<int64_t>(answer.size());
         ++r.records;
-    });
+    }
     return r;
 }
 

@@ -10,6 +10,7 @@
 
 #include "dare/batched.h"
 #include "dare/error.h"
+#include "dare/jobs.h"
 #include "dare/jsonl.h"
 #include "dare/peers.h"
 #include "dare/progress.h"
@@ -66,18 +67,6 @@ struct method {
     }
 };
 
-// Token sequences of a corpus JSONL's "text" fields (llama.cpp's static n-gram cache).
-std::vector<std::vector<token>> corpus_tokens(const model & m, const std::string & path) {
-    std::vector<std::vector<token>> out;
-    for_each_jsonl_object(path, "corpus file", [&](const json & j, long line) {
-        if (!j.contains("text") || !j["text"].is_string()) {
-            throw error(path + ":" + std::to_string(line) + ": expected an object with a string \"text\"");
-        }
-        out.push_back(m.tokenize(j["text"].get<std::string>(), false, false));
-    });
-    return out;
-}
-
 }  // namespace
 
 std::vector<bench_method_result> run_bench(const bench_options & o) {
@@ -118,7 +107,9 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     bool has_vanilla = false;
     std::vector<std::vector<token>> peer_corpus;
     if (!o.peer_corpus.empty()) {
-        peer_corpus = corpus_tokens(m, o.peer_corpus);
+        for (auto & r : read_corpus(m, o.peer_corpus)) {
+            peer_corpus.push_back(std::move(r.text));
+        }
     }
     for (const auto & name : o.methods) {
         method mt;

@@ -122,26 +122,39 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
     return s;
 }
 
+std::vector<corpus_record> read_corpus(const model & m, const std::string & path) {
+    std::vector<corpus_record> out;
+    for_each_jsonl_object(path, "corpus file", [&](const json & j, long lineno) {
+        if (!j.contains("text") || !j["text"].is_string()) {
+            throw error_at(path, lineno, "expected an object with a string \"text\"");
+        }
+        corpus_record r;
+        r.line = lineno;
+        if (j.contains("prompt")) {
+            if (!j["prompt"].is_string()) {
+                throw error_at(path, lineno, "\"prompt\" must be a string");
+            }
+            r.prompt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
+        }
+        r.text = m.tokenize(j["text"].get<std::string>(), false, false);
+        out.push_back(std::move(r));
+    });
+    if (out.empty()) {
+        throw error(path + ": no records in corpus");
+    }
+    return out;
+}
+
 pool_build_summary run_pool_build(const pool_build_options & o) {
     const model m(o.model);
     auto idx = make_index(parse_index_kind(o.index), o.index_opts);
     pool_build_summary s;
-    for_each_jsonl_object(o.corpus, "corpus file", [&](const json & j, long lineno) {
-        if (!j.contains("text") || !j["text"].is_string()) {
-            throw error_at(o.corpus, lineno, "expected an object with a string \"text\"");
+    for (const auto & r : read_corpus(m, o.corpus)) {
+        if (!r.prompt.empty()) {
+            idx->insert(r.prompt, token_source::prompt);
         }
-        if (j.contains("prompt")) {
-            if (!j["prompt"].is_string()) {
-                throw error_at(o.corpus, lineno, "\"prompt\" must be a string");
-            }
-            const auto pt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
-            idx->insert(pt, token_source::prompt);
-        }
-        idx->insert(m.tokenize(j["text"].get<std::string>(), false, false), token_source::output);
+        idx->insert(r.text, token_source::output);
         ++s.records;
-    });
-    if (s.records == 0) {
-        throw error(o.corpus + ": no records in corpus");
     }
     save_pool(o.out, *idx, m.info().vocab_fingerprint);
     s.tokens = idx->stored_tokens();

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "dare/error.h"
+#include "dare/jobs.h"
 #include "dare/jsonl.h"
 #include "util/mix.h"
 
@@ -16,22 +17,17 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-struct text_record {
-    std::vector<token> prompt;  // chat-templated, may be empty
-    std::vector<token> output;
-};
-
 // Bigram sampler over the corpus outputs: the next token is drawn from the
 // tokens that followed the current one, so filler keeps the corpus's local
 // phrasing; a dead end restarts from a random token.
 class bigram_filler {
   public:
-    explicit bigram_filler(const std::vector<text_record> & recs, uint64_t seed) : rng_(seed) {
+    explicit bigram_filler(const std::vector<corpus_record> & recs, uint64_t seed) : rng_(seed) {
         for (const auto & r : recs) {
-            for (size_t i = 0; i + 1 < r.output.size(); ++i) {
-                next_[r.output[i]].push_back(r.output[i + 1]);
+            for (size_t i = 0; i + 1 < r.text.size(); ++i) {
+                next_[r.text[i]].push_back(r.text[i + 1]);
             }
-            all_.insert(all_.end(), r.output.begin(), r.output.end());
+            all_.insert(all_.end(), r.text.begin(), r.text.end());
         }
         if (all_.empty()) {
             throw error("pool bench: the corpus has no output text");
@@ -78,22 +74,11 @@ int32_t longest_matching_path(const draft_tree & tree, std::span<const token> tr
 
 std::vector<pool_bench_row> run_pool_bench(const pool_bench_options & o) {
     const model m(o.model);
-    std::vector<text_record> recs;
-    for_each_jsonl_object(o.corpus, "corpus file", [&](const json & j, long line) {
-        if (!j.contains("text") || !j["text"].is_string()) {
-            throw error(o.corpus + ":" + std::to_string(line) + ": expected an object with a string \"text\"");
-        }
-        text_record r;
-        if (j.contains("prompt") && j["prompt"].is_string()) {
-            r.prompt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
-        }
-        r.output = m.tokenize(j["text"].get<std::string>(), false, false);
-        recs.push_back(std::move(r));
-    });
+    std::vector<corpus_record> recs = read_corpus(m, o.corpus);
     if (static_cast<int32_t>(recs.size()) <= o.heldout) {
         throw error(o.corpus + ": needs more records than --heldout (" + std::to_string(o.heldout) + ")");
     }
-    const std::vector<text_record> held(recs.end() - o.heldout, recs.end());
+    const std::vector<corpus_record> held(recs.end() - o.heldout, recs.end());
     recs.resize(recs.size() - static_cast<size_t>(o.heldout));
     bigram_filler filler(recs, o.seed);
 
@@ -110,7 +95,7 @@ std::vector<pool_bench_row> run_pool_bench(const pool_bench_options & o) {
             uint64_t inserted = 0;
             // Real knowledge first (prompt side, then output side), cut at the target.
             for (const auto & r : recs) {
-                for (const auto * part : {&r.prompt, &r.output}) {
+                for (const auto * part : {&r.prompt, &r.text}) {
                     if (inserted >= target || part->empty()) {
                         continue;
                     }
@@ -139,21 +124,21 @@ std::vector<pool_bench_row> run_pool_bench(const pool_bench_options & o) {
             for (const auto & h : held) {
                 context = h.prompt;
                 size_t pos = 0;
-                while (pos < h.output.size()) {
+                while (pos < h.text.size()) {
                     const auto t0 = clock_type::now();
                     idx->draft(context, o.limits, tree);
                     retrieval += std::chrono::duration<double>(clock_type::now() - t0).count();
                     ++row.drafts;
                     // The tree continues the context; the step emits the matched
                     // path and then the target's own token.
-                    const std::span<const token> rest(h.output.data() + pos, h.output.size() - pos);
+                    const std::span<const token> rest(h.text.data() + pos, h.text.size() - pos);
                     const size_t step = static_cast<size_t>(longest_matching_path(tree, rest)) + 1;
-                    for (size_t k = 0; k < step && pos < h.output.size(); ++k) {
-                        context.push_back(h.output[pos++]);
+                    for (size_t k = 0; k < step && pos < h.text.size(); ++k) {
+                        context.push_back(h.text[pos++]);
                     }
                     ++steps;
                 }
-                tokens += static_cast<int64_t>(h.output.size());
+                tokens += static_cast<int64_t>(h.text.size());
             }
             row.tau = steps ? static_cast<double>(tokens) / static_cast<double>(steps) : 0;
             row.retrieval_us_per_draft = row.drafts ? 1e6 * retrieval / static_cast<double>(row.drafts) : 0;
