@@ -7,8 +7,12 @@
 # bench/items.sh's 200 other movies; users: the 78th-125th users, pool from
 # bench/peers.sh's 64 other users.
 # Usage: bench/batch.sh [THREADS=2] [PARALLEL=1,4,16,32]   (run bench/peers.sh first: it makes the pools)
-# SETS (environment): "items users" by default.
-# Results: bench/results/<host>-<date>-batch-{items,users}.{json,md}
+# SETS (environment): "items users" by default; TAG (environment): a suffix
+# for the result names, to keep an earlier run of the same day; REPEAT
+# (environment, default 1): plain and speculative runs alternate this many
+# times per B and the table shows medians (the VM drifts by 5-15% between
+# back-to-back identical runs).
+# Results: bench/results/<host>-<date>-batch-{items,users}${TAG}.{json,md}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"; PARALLEL="${2:-1,4,16,32}"
@@ -29,6 +33,6 @@ tail -n 48 "$W/all_users_125.jsonl" > "$W/batch_users.jsonl"
 for SET in ${SETS:-items users}; do
   echo "== $SET" >&2
   "$DARE" bench-batch --model "$MODEL" --prompts "$W/batch_$SET.jsonl" --pool "$W/$SET.trie.pool" \
-    --parallel "$PARALLEL" --max-tokens 128 --threads "$THREADS" --verify relaxed \
-    --json "bench/results/$STAMP-batch-$SET.json" | tee "bench/results/$STAMP-batch-$SET.md"
+    --parallel "$PARALLEL" --max-tokens 128 --threads "$THREADS" --verify relaxed --repeat "${REPEAT:-1}" \
+    --json "bench/results/$STAMP-batch-$SET${TAG:-}.json" | tee "bench/results/$STAMP-batch-$SET${TAG:-}.md"
 done

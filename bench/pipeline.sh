@@ -8,13 +8,14 @@
 # Usage: bench/pipeline.sh [LIMIT=400] [MAX_TOKENS=128] [THREADS=2] [extra dare run args...]
 # RUNS (environment) picks runs, default "vanilla customized-relaxed none-relaxed
 # random-relaxed customized-strict none-strict random-strict".
-# Resumable: each run folder (out/pipeline/<grouping>-<verify>) continues.
+# Resumable: each run folder ($PIPELINE_OUT/<grouping>-<verify>; PIPELINE_OUT defaults
+# to out/pipeline) continues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT="${1:-400}"; TOKENS="${2:-128}"; THREADS="${3:-2}"; shift $(( $# < 3 ? $# : 3 ))
 scripts/build.sh
 DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"  # DARE_BIN: a fixed binary, e.g. while rebuilding
-W=out/pipeline
+W="${PIPELINE_OUT:-out/pipeline}"  # another folder for a variant, e.g. --parallel 4
 mkdir -p "$W"
 RUNS="${RUNS:-vanilla customized-relaxed none-relaxed random-relaxed customized-strict none-strict random-strict}"
 for RUN in $RUNS; do

@@ -88,7 +88,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
     for (const char * s : {"--dataset", "--target", "--out", "--limit", "--grouping", "--user-groups", "--genre-groups",
                            "--warmup-fraction", "--history-max", "--templates", "--pool-from", "--index",
                            "--group-seed", "--strict-input", "--force", "--mode", "--verify", "--max-tokens",
-                           "--top-k", "--min-prob"}) {
+                           "--top-k", "--min-prob", "--top-items", "--test-fraction", "--parallel"}) {
         EXPECT_NE(run.output.find(s), std::string::npos) << s;
     }
 }
@@ -211,4 +211,25 @@ TEST(Cli, QuantizeAndBenchRun) {
     }
     EXPECT_EQ(j["methods"][0]["identical_to_vanilla"], 1.0);
     EXPECT_EQ(j["machine"]["threads"], 2);
+
+    // bench-batch: plain and speculative runs alternate per repeat; with
+    // strict verification B = 1 speculation (the tree engine) reproduces
+    // plain decoding exactly.
+    r = run_dare("bench-batch --prompts " + d / "p.jsonl" + " --pool " + d / "p.pool" +
+                 " --parallel 1,2 --repeat 2 --max-tokens 12 --threads 2 --verify strict --json " + d / "bb.json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("| 1 | yes | 2 |"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("| 2 | no | 2 |"), std::string::npos) << r.output;
+    const auto bb = dare::json::parse(read_file(d / "bb.json"));
+    ASSERT_EQ(bb["runs"].size(), 8u);
+    for (size_t k = 0; k < 8; ++k) {
+        const auto & x = bb["runs"][k];
+        EXPECT_EQ(x["parallel"], k < 4 ? 1 : 2) << k;
+        EXPECT_EQ(x["repeat"], (k % 4) / 2) << k;
+        EXPECT_EQ(x["speculate"], k % 2 == 1) << k;
+        EXPECT_GT(x["tokens"].get<int64_t>(), 0) << k;
+        if (x["parallel"] == 1) {
+            EXPECT_EQ(x["identical_to_plain"], 1.0) << k;
+        }
+    }
 }

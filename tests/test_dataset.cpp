@@ -2,6 +2,8 @@
 // here, malformed rows reported with file and line, strict mode.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "dare/dataset.h"
 #include "dare/error.h"
 #include "test_util.h"
@@ -199,4 +201,38 @@ TEST(Dataset, UserHistoriesAreInTimeOrder) {
     ASSERT_EQ(h[0].size(), 2u);
     EXPECT_LE(ds.interactions[h[0][0]].timestamp, ds.interactions[h[0][1]].timestamp);
     EXPECT_EQ(ds.interactions[h[0][0]].item, 1);  // the 3.5-star rating came first
+}
+
+TEST(Dataset, TopItemInteractionsAndSubsetHistories) {
+    const auto ds = dare::load_dataset(dare::default_dataset_path());
+    EXPECT_EQ(dare::interactions_with_top_items(ds, 0).size(), ds.interactions.size());
+    const auto pop = dare::items_by_popularity(ds);
+    const std::set<int32_t> top(pop.begin(), pop.begin() + 10);
+    std::vector<int32_t> count(ds.items.size(), 0);
+    for (const auto & x : ds.interactions) {
+        ++count[x.item];
+    }
+    size_t expected = 0;
+    for (int32_t i : top) {
+        expected += static_cast<size_t>(count[i]);
+    }
+    const auto kept = dare::interactions_with_top_items(ds, 10);
+    ASSERT_EQ(kept.size(), expected);
+    for (int32_t k : kept) {
+        ASSERT_TRUE(top.count(ds.interactions[k].item)) << k;
+    }
+    // Histories over the subset: exactly its interactions, each user's in time order.
+    const auto h = dare::user_histories(ds, kept);
+    size_t total = 0;
+    for (size_t u = 0; u < h.size(); ++u) {
+        total += h[u].size();
+        for (size_t j = 0; j < h[u].size(); ++j) {
+            EXPECT_EQ(ds.interactions[h[u][j]].user, static_cast<int32_t>(u));
+            EXPECT_TRUE(top.count(ds.interactions[h[u][j]].item));
+            if (j > 0) {
+                EXPECT_LE(ds.interactions[h[u][j - 1]].timestamp, ds.interactions[h[u][j]].timestamp);
+            }
+        }
+    }
+    EXPECT_EQ(total, kept.size());
 }

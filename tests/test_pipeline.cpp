@@ -12,7 +12,9 @@
 #include <set>
 #include <thread>
 
+#include "dare/dataset.h"
 #include "dare/jsonl.h"
+#include "dare/paths.h"
 #include "dare/pipeline.h"
 #include "test_util.h"
 
@@ -172,6 +174,52 @@ TEST(Pipeline, ParallelRunResumesAndMatchesOneAtATime) {
     const size_t same = compare_runs(t / "whole", out, 12);
     std::printf("--parallel 4: %zu of 12 texts equal to --parallel 1\n", same);
     EXPECT_GE(same, 8u);
+}
+
+TEST(Pipeline, TopItemsAndTestFractionShapeTheRecords) {
+    // --top-items 20: items only among the 20 most-rated; --test-fraction 0.2:
+    // no user prompt names a movie of that user's test part (the split
+    // `dare eval ctr --top-items 20 --test-fraction 0.2` scores on), and the
+    // latest training rating is still there.
+    temp_dir t;
+    const auto r = run_dare("run --out " + t / "run" +
+                            " --top-items 20 --test-fraction 0.2 --limit 12 --max-tokens 4 --threads 2 --mode vanilla");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto d = dare::load_dataset(dare::default_dataset_path());
+    const auto pop = dare::items_by_popularity(d);
+    std::set<std::string> top;
+    for (size_t k = 0; k < 20; ++k) {
+        top.insert(d.items[pop[k]].id);
+    }
+    std::map<std::string, int32_t> user_index;
+    for (size_t u = 0; u < d.users.size(); ++u) {
+        user_index[d.users[u].id] = static_cast<int32_t>(u);
+    }
+    const auto split = dare::time_split(d, dare::interactions_with_top_items(d, 20), 0.2);
+    const auto train = dare::user_histories(d, split.train);
+    std::map<int32_t, std::vector<int32_t>> test;
+    for (int32_t k : split.test) {
+        test[d.interactions[k].user].push_back(k);
+    }
+    int items = 0, users = 0;
+    for (const auto & j : read_records(t / "run/knowledge.jsonl")) {
+        const std::string prompt = j["prompt"];
+        if (j["kind"] == "item") {
+            ++items;
+            EXPECT_TRUE(top.count(j["id"].get<std::string>())) << j["id"];
+            continue;
+        }
+        ++users;
+        const int32_t u = user_index.at(j["id"].get<std::string>());
+        ASSERT_FALSE(train[u].empty());
+        EXPECT_NE(prompt.find(d.items[d.interactions[train[u].back()].item].title), std::string::npos) << prompt;
+        for (int32_t k : test[u]) {
+            EXPECT_EQ(prompt.find(d.items[d.interactions[k].item].title), std::string::npos)
+                << "user " << j["id"] << " prompt names test movie " << d.items[d.interactions[k].item].title;
+        }
+    }
+    EXPECT_EQ(items, 6);
+    EXPECT_EQ(users, 6);
 }
 
 TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {

@@ -50,6 +50,8 @@ struct batched_totals {
     int64_t draft_tokens = 0;
     int64_t accepted_tokens = 0;
     double seconds = 0;      // wall time of the whole run
+    double decode_seconds = 0;     // inside llama.cpp's decode
+    double retrieval_seconds = 0;  // drafting and pool/own-index updates
 };
 
 // Record i's prompt and pool (may be null: drafts from its own context only).

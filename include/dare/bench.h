@@ -53,7 +53,10 @@ std::string bench_table(const std::vector<bench_method_result> & r);
 
 // `dare bench-batch`: continuous batching (batched.h) of the same prompts at
 // each --parallel B, without and with speculation, one after the other per B.
-// Every run starts from the pool file as saved (runs grow their own copy).
+// With speculation, B = 1 runs the one-record engine with draft trees
+// (speculative.h), which is what `dare run --parallel 1` uses; B > 1 runs
+// per-record chains sized for the whole batch. Every run starts from the pool
+// file as saved (runs grow their own copy).
 struct batch_bench_options {
     std::string model;
     std::string prompts;
@@ -64,12 +67,14 @@ struct batch_bench_options {
     draft_limits limits{32, 12};
     verify_options verify;  // strict or relaxed
     bool self_draft = true;
+    int32_t repeat = 1;  // plain and speculative runs alternate this many times per B
     std::string json_out;
 };
 
 struct batch_bench_row {
     int32_t parallel = 1;
     bool speculate = false;
+    int32_t repeat = 0;
     int64_t tokens = 0;
     int64_t record_steps = 0;  // sum over records of the steps each took part in
     int64_t steps = 0;
@@ -77,6 +82,8 @@ struct batch_bench_row {
     int64_t draft_tokens = 0;
     int64_t accepted_tokens = 0;
     double seconds = 0;
+    double decode_seconds = 0;     // inside llama.cpp's decode
+    double retrieval_seconds = 0;  // drafting and index updates
     int32_t records = 0;
     int32_t identical = 0;  // outputs equal to plain decoding at the first B
 };

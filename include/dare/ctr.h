@@ -43,12 +43,6 @@ struct ctr_options {
     std::string json_out;
 };
 
-// Interaction indices of the train and test parts.
-struct ctr_split {
-    std::vector<int32_t> train, test;
-};
-ctr_split time_split(const dataset & d, const std::vector<int32_t> & kept, double test_fraction);
-
 // Row-major feature matrix for `rows` (interaction indices, train then
 // test), labels and column names.
 struct feature_table {

@@ -65,7 +65,21 @@ bool split_csv_line(const std::string & line, std::vector<std::string> & fields)
 // Items ordered by number of ratings, most-rated first (ties by position).
 std::vector<int32_t> items_by_popularity(const dataset & d);
 
-// For every user, the indices of their interactions in time order.
+// For every user, the indices of their interactions in time order: all of
+// them, or those listed in `subset`.
 std::vector<std::vector<int32_t>> user_histories(const dataset & d);
+std::vector<std::vector<int32_t>> user_histories(const dataset & d, const std::vector<int32_t> & subset);
+
+// Indices of the interactions with the n most-rated items (all when n <= 0).
+std::vector<int32_t> interactions_with_top_items(const dataset & d, int32_t n);
+
+// Per-user time split of the interactions in `kept`: each user's last
+// test_fraction of them (rounded up, at least one, never all) is test; a user
+// with one interaction keeps it in train. `dare eval ctr` scores on the test
+// part; `dare run --test-fraction` keeps it out of user prompts.
+struct ctr_split {
+    std::vector<int32_t> train, test;
+};
+ctr_split time_split(const dataset & d, const std::vector<int32_t> & kept, double test_fraction);
 
 }  // namespace dare

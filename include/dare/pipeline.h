@@ -8,7 +8,10 @@
 // yesterday's knowledge would be) and then the rest, every prompt and output
 // going into the group's pool as it completes. --pool-from OLD_RUNDIR seeds
 // each group's pool from an earlier run's knowledge of the same group and
-// skips the warm-up phase.
+// skips the warm-up phase. --top-items N restricts items to the N most-rated
+// and user histories to ratings of them; --test-fraction F keeps each user's
+// last F of those ratings (the test part `dare eval ctr` scores, same rule)
+// out of the user prompts, so knowledge never sees a test interaction.
 //
 // RUNDIR: run.json (settings; a rerun with other settings is refused unless
 // force), knowledge.jsonl (one flushed line per record; a rerun resumes it,
@@ -30,6 +33,8 @@ struct run_options {
     std::string target = "both";      // items | users | both
     std::string out;                  // RUNDIR
     int64_t limit = 0;                // records in all, warm-up included (0 = every record)
+    int32_t top_items = 0;            // only the N most-rated items, and user histories over them (0 = all)
+    double test_fraction = 0.0;       // keep each user's last share of ratings (time_split) out of prompts
     generate_job_options gen;         // model, mode, verify, budget, max tokens, threads... (prompts/out/pool unused)
     std::string index = "trie";       // pool index kind: trie | suffix
     index_options index_opts;

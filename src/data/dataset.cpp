@@ -1,6 +1,7 @@
 // Dataset detection and the helpers every loader shares (see loader.h).
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -201,10 +202,10 @@ std::vector<int32_t> items_by_popularity(const dataset & d) {
     return order;
 }
 
-std::vector<std::vector<int32_t>> user_histories(const dataset & d) {
+std::vector<std::vector<int32_t>> user_histories(const dataset & d, const std::vector<int32_t> & subset) {
     std::vector<std::vector<int32_t>> h(d.users.size());
-    for (size_t i = 0; i < d.interactions.size(); ++i) {
-        h[d.interactions[i].user].push_back(static_cast<int32_t>(i));
+    for (int32_t k : subset) {
+        h[d.interactions[k].user].push_back(k);
     }
     for (auto & v : h) {
         std::stable_sort(v.begin(), v.end(), [&](int32_t a, int32_t b) {
@@ -212,6 +213,41 @@ std::vector<std::vector<int32_t>> user_histories(const dataset & d) {
         });
     }
     return h;
+}
+
+std::vector<std::vector<int32_t>> user_histories(const dataset & d) {
+    return user_histories(d, interactions_with_top_items(d, 0));
+}
+
+std::vector<int32_t> interactions_with_top_items(const dataset & d, int32_t n) {
+    std::vector<int32_t> kept;
+    std::vector<char> keep(d.items.size(), n <= 0 ? 1 : 0);
+    if (n > 0) {
+        const auto pop = items_by_popularity(d);
+        for (size_t k = 0; k < pop.size() && static_cast<int32_t>(k) < n; ++k) {
+            keep[static_cast<size_t>(pop[k])] = 1;
+        }
+    }
+    for (size_t k = 0; k < d.interactions.size(); ++k) {
+        if (keep[static_cast<size_t>(d.interactions[k].item)]) {
+            kept.push_back(static_cast<int32_t>(k));
+        }
+    }
+    return kept;
+}
+
+ctr_split time_split(const dataset & d, const std::vector<int32_t> & kept, double test_fraction) {
+    ctr_split s;
+    for (const auto & h : user_histories(d, kept)) {
+        if (h.size() < 2) {
+            s.train.insert(s.train.end(), h.begin(), h.end());
+            continue;
+        }
+        const size_t n_test = std::clamp<size_t>(static_cast<size_t>(std::ceil(test_fraction * h.size())), 1, h.size() - 1);
+        s.train.insert(s.train.end(), h.begin(), h.end() - static_cast<long>(n_test));
+        s.test.insert(s.test.end(), h.end() - static_cast<long>(n_test), h.end());
+    }
+    return s;
 }
 
 }  // namespace dare

@@ -25,27 +25,6 @@ namespace fs = std::filesystem;
 
 namespace dare {
 
-ctr_split time_split(const dataset & d, const std::vector<int32_t> & kept, double test_fraction) {
-    std::vector<std::vector<int32_t>> by_user(d.users.size());
-    for (int32_t k : kept) {
-        by_user[static_cast<size_t>(d.interactions[k].user)].push_back(k);
-    }
-    ctr_split s;
-    for (auto & h : by_user) {
-        std::stable_sort(h.begin(), h.end(), [&](int32_t a, int32_t b) {
-            return d.interactions[a].timestamp < d.interactions[b].timestamp;
-        });
-        if (h.size() < 2) {
-            s.train.insert(s.train.end(), h.begin(), h.end());
-            continue;
-        }
-        const size_t n_test = std::clamp<size_t>(static_cast<size_t>(std::ceil(test_fraction * h.size())), 1, h.size() - 1);
-        s.train.insert(s.train.end(), h.begin(), h.end() - static_cast<long>(n_test));
-        s.test.insert(s.test.end(), h.end() - static_cast<long>(n_test), h.end());
-    }
-    return s;
-}
-
 namespace {
 
 int32_t year_of(const std::string & title) {
@@ -354,22 +333,7 @@ std::pair<double, double> percentile_interval(std::vector<double> v) {
 
 std::vector<ctr_result> run_ctr_eval(const ctr_options & o) {
     const dataset d = load_dataset(o.dataset);
-    std::vector<int32_t> kept;
-    if (o.top_items > 0) {
-        const auto pop = items_by_popularity(d);
-        std::vector<char> keep(d.items.size(), 0);
-        for (size_t k = 0; k < pop.size() && static_cast<int32_t>(k) < o.top_items; ++k) {
-            keep[static_cast<size_t>(pop[k])] = 1;
-        }
-        for (size_t k = 0; k < d.interactions.size(); ++k) {
-            if (keep[static_cast<size_t>(d.interactions[k].item)]) {
-                kept.push_back(static_cast<int32_t>(k));
-            }
-        }
-    } else {
-        kept.resize(d.interactions.size());
-        std::iota(kept.begin(), kept.end(), 0);
-    }
+    const std::vector<int32_t> kept = interactions_with_top_items(d, o.top_items);
     const ctr_split split = time_split(d, kept, o.test_fraction);
     if (split.train.empty() || split.test.empty()) {
         throw error(o.dataset + ": too few interactions for a train/test split");

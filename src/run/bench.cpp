@@ -2,6 +2,7 @@
 #include "dare/bench.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -302,15 +303,21 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         if (B < 1) {
             throw error("--parallel values must be at least 1");
         }
+        // B = 1 with speculation is one record at a time with draft trees,
+        // the engine `dare run --parallel 1` uses; it needs the tree's sequences.
+        const bool tree_engine = B == 1;
         context_options co;
-        co.n_seq_max = batched_seq_max(B);
+        co.n_seq_max = tree_engine ? std::max(batched_seq_max(B), speculative_seq_max(o.limits)) : batched_seq_max(B);
         co.n_threads = threads;
         co.batch_invariant = invariant;  // plain batching too: the same layout on both sides of the comparison
-        co.n_ctx = static_cast<uint32_t>(B) *
-                   static_cast<uint32_t>(longest + static_cast<size_t>(o.max_tokens + o.limits.max_depth) + 1);
+        const size_t per_record =  // prompt, output and the largest draft (a tree's nodes at B = 1)
+            longest + static_cast<size_t>(o.max_tokens + std::max(o.limits.max_depth, o.limits.max_nodes)) + 1;
+        co.n_ctx = static_cast<uint32_t>(static_cast<size_t>(B) * per_record);
         co.n_batch = std::max<uint32_t>(512, co.n_ctx);
         context ctx(m, co);
-        for (const bool spec : {false, true}) {
+        for (int32_t k = 0; k < 2 * std::max(1, o.repeat); ++k) {  // plain, speculative, plain, ...
+            const int32_t rep = k / 2;
+            const bool spec = k % 2 == 1;
             std::unique_ptr<token_index> pool;
             if (spec && !o.pool.empty()) {
                 pool = load_pool(o.pool, m.info().vocab_fingerprint);
@@ -321,16 +328,35 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
             batch_bench_row row;
             row.parallel = B;
             row.speculate = spec;
+            row.repeat = rep;
             std::vector<std::vector<token>> outs(toks.size());
             progress prog(std::string("bench-batch B=") + std::to_string(B) + (spec ? " spec" : " plain"),
                           static_cast<int64_t>(toks.size()), 0, 30.0);
-            const auto tot = dec.run(
-                toks.size(), [&](size_t i) { return batched_record{toks[i], pool.get()}; }, g,
-                [&](size_t i, generation_result && r) {
-                    row.record_steps += r.stats.forward_passes;
-                    prog.record_done(r.stats.tokens, r.stats.forward_passes);
-                    outs[i] = std::move(r.tokens);
-                });
+            auto done = [&](size_t i, generation_result && r) {
+                row.record_steps += r.stats.forward_passes;
+                prog.record_done(r.stats.tokens, r.stats.forward_passes);
+                outs[i] = std::move(r.tokens);
+            };
+            batched_totals tot;
+            if (spec && tree_engine) {
+                speculative_decoder tree(ctx, bo.spec);
+                const auto t0 = std::chrono::steady_clock::now();
+                for (size_t i = 0; i < toks.size(); ++i) {
+                    auto r = tree.generate(toks[i], g, pool.get());
+                    tot.tokens += r.stats.tokens;
+                    tot.steps += r.stats.forward_passes;
+                    tot.rows += static_cast<int64_t>(toks[i].size()) + r.stats.forward_passes - 1 + r.stats.draft_tokens;
+                    tot.draft_tokens += r.stats.draft_tokens;
+                    tot.accepted_tokens += r.stats.accepted_tokens;
+                    tot.retrieval_seconds += r.stats.retrieval_seconds;
+                    tot.decode_seconds += r.stats.prefill_seconds + r.stats.verify_seconds;  // verification included
+                    done(i, std::move(r));
+                }
+                tot.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            } else {
+                tot = dec.run(
+                    toks.size(), [&](size_t i) { return batched_record{toks[i], pool.get()}; }, g, done);
+            }
             prog.finish();
             if (reference.empty()) {
                 reference = outs;
@@ -341,6 +367,8 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
             row.draft_tokens = tot.draft_tokens;
             row.accepted_tokens = tot.accepted_tokens;
             row.seconds = tot.seconds;
+            row.decode_seconds = tot.decode_seconds;
+            row.retrieval_seconds = tot.retrieval_seconds;
             row.records = static_cast<int32_t>(toks.size());
             for (size_t i = 0; i < outs.size(); ++i) {
                 row.identical += outs[i] == reference[i];
@@ -356,14 +384,17 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
                          {"max_tokens", o.max_tokens},    {"draft_nodes", o.limits.max_nodes},
                          {"draft_depth", o.limits.max_depth}, {"verify", verify_mode_name(o.verify.mode)},
                          {"top_k", o.verify.top_k},       {"min_prob", o.verify.min_prob},
-                         {"self_draft", o.self_draft}};
+                         {"self_draft", o.self_draft}, {"repeat", o.repeat}};
         j["runs"] = json::array();
         for (const auto & r : rows) {
             j["runs"].push_back({{"parallel", r.parallel},
                                  {"speculate", r.speculate},
+                                 {"repeat", r.repeat},
                                  {"tokens", r.tokens},
                                  {"seconds", r.seconds},
                                  {"tokens_per_second", r.seconds > 0 ? r.tokens / r.seconds : 0},
+                                 {"decode_seconds", r.decode_seconds},
+                                 {"retrieval_seconds", r.retrieval_seconds},
                                  {"steps", r.steps},
                                  {"rows", r.rows},
                                  {"record_steps", r.record_steps},
@@ -378,25 +409,62 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
 }
 
 std::string batch_bench_table(const std::vector<batch_bench_row> & rs) {
+    // One line per B and mode. With repeats (plain and speculative runs
+    // alternate), tokens/s is the median run and the ratio is the median of
+    // each repeat's speculative/plain pair, which cancels the machine's drift
+    // between repeats; the counts are those of all repeats together.
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    auto rate = [](const batch_bench_row & r) { return r.seconds > 0 ? r.tokens / r.seconds : 0.0; };
     std::string out =
-        "| parallel | speculation | tokens/s | vs plain at same B | tokens per record-step | rows per step | drafted | "
-        "accepted | identical to plain (first B) |\n"
-        "|---|---|---|---|---|---|---|---|---|\n";
-    char buf[320];
+        "| parallel | speculation | runs | tokens/s (median) | vs plain at same B (median of pairs) | tokens per "
+        "record-step | rows per step | drafted | accepted | decode share | retrieval share | identical to plain "
+        "(first B) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    char buf[360];
+    std::vector<std::pair<int32_t, bool>> seen;
     for (const auto & r : rs) {
-        double plain_tps = 0;
-        for (const auto & p : rs) {
-            if (p.parallel == r.parallel && !p.speculate && p.seconds > 0) {
-                plain_tps = p.tokens / p.seconds;
-            }
+        const std::pair<int32_t, bool> key{r.parallel, r.speculate};
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+            continue;
         }
-        const double tps = r.seconds > 0 ? r.tokens / r.seconds : 0;
-        std::snprintf(buf, sizeof buf, "| %d | %s | %.1f | %.2fx | %.2f | %.1f | %lld | %lld | %.2f |\n", r.parallel,
-                      r.speculate ? "yes" : "no", tps, plain_tps > 0 ? tps / plain_tps : 0.0,
-                      r.record_steps ? static_cast<double>(r.tokens) / r.record_steps : 0.0,
-                      r.steps ? static_cast<double>(r.rows) / r.steps : 0.0, static_cast<long long>(r.draft_tokens),
-                      static_cast<long long>(r.accepted_tokens),
-                      r.records ? static_cast<double>(r.identical) / r.records : 0.0);
+        seen.push_back(key);
+        batch_bench_row sum;
+        std::vector<double> rates, ratios;
+        int32_t runs = 0;
+        for (const auto & x : rs) {
+            if (x.parallel != r.parallel || x.speculate != r.speculate) {
+                continue;
+            }
+            ++runs;
+            rates.push_back(rate(x));
+            for (const auto & p : rs) {
+                if (p.parallel == x.parallel && p.repeat == x.repeat && !p.speculate && rate(p) > 0) {
+                    ratios.push_back(rate(x) / rate(p));
+                }
+            }
+            sum.tokens += x.tokens;
+            sum.record_steps += x.record_steps;
+            sum.steps += x.steps;
+            sum.rows += x.rows;
+            sum.draft_tokens += x.draft_tokens;
+            sum.accepted_tokens += x.accepted_tokens;
+            sum.seconds += x.seconds;
+            sum.decode_seconds += x.decode_seconds;
+            sum.retrieval_seconds += x.retrieval_seconds;
+            sum.records += x.records;
+            sum.identical += x.identical;
+        }
+        std::snprintf(buf, sizeof buf, "| %d | %s | %d | %.1f | %.2fx | %.2f | %.1f | %lld | %lld | %.2f | %.3f | %.2f |\n",
+                      r.parallel, r.speculate ? "yes" : "no", runs, median(rates), median(ratios),
+                      sum.record_steps ? static_cast<double>(sum.tokens) / sum.record_steps : 0.0,
+                      sum.steps ? static_cast<double>(sum.rows) / sum.steps : 0.0,
+                      static_cast<long long>(sum.draft_tokens), static_cast<long long>(sum.accepted_tokens),
+                      sum.seconds > 0 ? sum.decode_seconds / sum.seconds : 0.0,
+                      sum.seconds > 0 ? sum.retrieval_seconds / sum.seconds : 0.0,
+                      sum.records ? static_cast<double>(sum.identical) / sum.records : 0.0);
         out += buf;
     }
     return out;

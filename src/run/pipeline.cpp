@@ -44,30 +44,37 @@ std::string slurp(const std::string & path) {
 
 json settings_of(const run_options & o, const dataset & d) {
     const auto & g = o.gen;
-    return {{"dataset", fs::weakly_canonical(o.dataset).string()},
-            {"dataset_format", d.format},
-            {"target", o.target},
-            {"limit", o.limit},
-            {"model", fs::path(g.model).filename().string()},
-            {"mode", g.mode},
-            {"verify", g.verify},
-            {"top_k", g.spec.verify.top_k},
-            {"min_prob", g.spec.verify.min_prob},
-            {"draft_nodes", g.spec.limits.max_nodes},
-            {"draft_depth", g.spec.limits.max_depth},
-            {"budget", g.auto_budget ? "auto" : "fixed"},
-            {"max_tokens", g.gen.max_tokens},
-            {"temperature", g.gen.temperature},
-            {"ctx", g.n_ctx},
-            {"index", o.index},
-            {"grouping", o.grouping},
-            {"user_groups", o.user_groups},
-            {"genre_groups", o.genre_groups.empty() ? std::string("default") : slurp(o.genre_groups)},
-            {"warmup_fraction", o.warmup_fraction},
-            {"history_max", o.history_max},
-            {"templates", o.templates.empty() ? std::string("kar") : slurp(o.templates)},
-            {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
-            {"seed", o.seed}};
+    json s = {{"dataset", fs::weakly_canonical(o.dataset).string()},
+              {"dataset_format", d.format},
+              {"target", o.target},
+              {"limit", o.limit},
+              {"model", fs::path(g.model).filename().string()},
+              {"mode", g.mode},
+              {"verify", g.verify},
+              {"top_k", g.spec.verify.top_k},
+              {"min_prob", g.spec.verify.min_prob},
+              {"draft_nodes", g.spec.limits.max_nodes},
+              {"draft_depth", g.spec.limits.max_depth},
+              {"budget", g.auto_budget ? "auto" : "fixed"},
+              {"max_tokens", g.gen.max_tokens},
+              {"temperature", g.gen.temperature},
+              {"ctx", g.n_ctx},
+              {"index", o.index},
+              {"grouping", o.grouping},
+              {"user_groups", o.user_groups},
+              {"genre_groups", o.genre_groups.empty() ? std::string("default") : slurp(o.genre_groups)},
+              {"warmup_fraction", o.warmup_fraction},
+              {"history_max", o.history_max},
+              {"templates", o.templates.empty() ? std::string("kar") : slurp(o.templates)},
+              {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
+              {"seed", o.seed}};
+    if (o.top_items > 0) {  // only when set, so runs made before these options still resume
+        s["top_items"] = o.top_items;
+    }
+    if (o.test_fraction > 0) {
+        s["test_fraction"] = o.test_fraction;
+    }
+    return s;
 }
 
 // Refuses to resume a RUNDIR made with other settings unless forced.
@@ -138,8 +145,8 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
             } else {
                 p.id = d.users[i].id;
                 std::span<const int32_t> h = hist[i];
-                if (p.phase == "warmup") {  // yesterday's knowledge: the earlier half of the history
-                    h = h.first(std::max<size_t>(1, h.size() / 2));
+                if (p.phase == "warmup" && h.size() > 1) {  // yesterday's knowledge: the earlier half of the history
+                    h = h.first(h.size() / 2);
                 }
                 p.prompt = user_prompt(t, d, i, h, o.history_max);
             }
@@ -181,6 +188,12 @@ json run_pipeline(const run_options & o) {
     if (o.limit < 0) {
         throw error("--limit must be >= 0");
     }
+    if (o.top_items < 0) {
+        throw error("--top-items must be >= 0");
+    }
+    if (!(o.test_fraction >= 0.0 && o.test_fraction < 1.0)) {
+        throw error("--test-fraction must be in [0, 1)");
+    }
     if (o.out.empty()) {
         throw error("--out RUNDIR is required");
     }
@@ -206,15 +219,41 @@ json run_pipeline(const run_options & o) {
     const int64_t user_limit = o.limit == 0 ? 0 : users && items ? o.limit / 2 : o.limit;
     std::vector<group_plan> plan;
     json group_info = json::array();
+    const std::vector<int32_t> kept = interactions_with_top_items(d, o.top_items);
     if (items) {
         const grouping g = group_items(d, o.grouping, genre_map, o.seed);
-        auto gp = plan_kind("item", d, g, sample(d.items.size(), item_limit, o.seed), o, t, {});
+        std::vector<int32_t> chosen;
+        if (o.top_items > 0) {  // the sample is drawn among the N most-rated
+            const auto pop = items_by_popularity(d);
+            const size_t n = std::min(pop.size(), static_cast<size_t>(o.top_items));
+            for (int32_t k : sample(n, item_limit, o.seed)) {
+                chosen.push_back(pop[static_cast<size_t>(k)]);
+            }
+        } else {
+            chosen = sample(d.items.size(), item_limit, o.seed);
+        }
+        auto gp = plan_kind("item", d, g, chosen, o, t, {});
         plan.insert(plan.end(), std::make_move_iterator(gp.begin()), std::make_move_iterator(gp.end()));
     }
     if (users) {
         const grouping g = group_users(d, o.grouping, o.user_groups, o.seed);
-        const auto hist = user_histories(d);
-        auto gp = plan_kind("user", d, g, sample(d.users.size(), user_limit, o.seed + 1), o, t, hist);
+        const auto hist = user_histories(d, o.test_fraction > 0 ? time_split(d, kept, o.test_fraction).train : kept);
+        std::vector<int32_t> chosen;  // users without a rating left to describe them are skipped
+        size_t skipped = 0;
+        for (int32_t u : sample(d.users.size(), 0, o.seed + 1)) {
+            if (user_limit > 0 && static_cast<int64_t>(chosen.size()) == user_limit) {
+                break;
+            }
+            if (hist[static_cast<size_t>(u)].empty()) {
+                ++skipped;
+            } else {
+                chosen.push_back(u);
+            }
+        }
+        if (skipped > 0) {
+            std::fprintf(stderr, "users: %zu without a rating in the selected history skipped\n", skipped);
+        }
+        auto gp = plan_kind("user", d, g, chosen, o, t, hist);
         plan.insert(plan.end(), std::make_move_iterator(gp.begin()), std::make_move_iterator(gp.end()));
     }
     int64_t total = 0;

@@ -155,6 +155,16 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
                   "--target both); 0 = every record")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+    c->add_option("--top-items", o.top_items,
+                  "Only the N most-rated items (the --limit sample is drawn among them) and user histories over "
+                  "their ratings; 0 = all (for `dare eval ctr --top-items N`)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    c->add_option("--test-fraction", o.test_fraction,
+                  "Leave each user's last share of ratings (the test part of `dare eval ctr --test-fraction`) out "
+                  "of user prompts; 0 = whole history")
+        ->check(CLI::Range(0.0, 0.99))
+        ->capture_default_str();
     c->add_option("--parallel", o.gen.parallel,
                   "Records of a group decoded together (continuous batching; each record drafts a chain sized "
                   "for the whole batch from the measured step cost); 1 = one record at a time with draft trees")
@@ -298,6 +308,10 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
                                     "record's own prompt and output");
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
     c->add_option("--parallel", o.parallel, "Batch sizes to measure")->delimiter(',')->check(CLI::PositiveNumber);
+    c->add_option("--repeat", o.repeat,
+                  "Plain and speculative runs alternate this many times per B; the table shows medians")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
     c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
     c->add_option("--verify", verify, "strict or relaxed")->check(CLI::IsMember({"strict", "relaxed"}))->capture_default_str();
