@@ -12,3 +12,11 @@ TEST(Progress, LineShowsDoneTotalSpeedTauAndEta) {
     EXPECT_NE(l.find("tok/s"), std::string::npos) << l;
     EXPECT_NE(l.find("ETA"), std::string::npos) << l;
 }
+
+TEST(Progress, JobsWithoutForwardPassesShowNoTau) {
+    dare::progress p("encode", 4, 0, 1e9);
+    p.record_done(120, 0);
+    const std::string l = p.line();
+    EXPECT_NE(l.find("1/4 records"), std::string::npos) << l;
+    EXPECT_EQ(l.find("tau"), std::string::npos) << l;
+}

@@ -214,7 +214,7 @@ encode_summary run_encode(const encode_options & o) {
         ctx.decode(b);
         for (size_t k = begin; k < end; ++k) {
             stores[todo[k]->kind]->append(todo[k]->id, ctx.embedding(static_cast<seq_id>(k - begin)));
-            prog.record_done(tokens / static_cast<int64_t>(end - begin), 1);
+            prog.record_done(tokens / static_cast<int64_t>(end - begin), 0);  // text tokens read; no tau
             ++sum.encoded;
         }
     }

@@ -40,9 +40,13 @@ std::string progress::line() const {
     const double tau = passes_ ? static_cast<double>(tokens_) / static_cast<double>(passes_) : 0.0;
     const double per_record = done_here_ ? el / static_cast<double>(done_here_) : -1.0;
     const double eta = per_record >= 0 ? per_record * static_cast<double>(total_ - done_) : -1.0;
+    char tau_part[32] = "";
+    if (passes_ > 0) {  // jobs without forward passes per record (encoding) show no tau
+        std::snprintf(tau_part, sizeof tau_part, " | tau %.2f", tau);
+    }
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s %lld/%lld records | %.1f tok/s | tau %.2f | elapsed %s | ETA %s",
-                  label_.c_str(), static_cast<long long>(done_), static_cast<long long>(total_), tps, tau,
+    std::snprintf(buf, sizeof buf, "%s %lld/%lld records | %.1f tok/s%s | elapsed %s | ETA %s", label_.c_str(),
+                  static_cast<long long>(done_), static_cast<long long>(total_), tps, tau_part,
                   format_duration(el).c_str(), format_duration(eta).c_str());
     return buf;
 }
