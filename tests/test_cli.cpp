@@ -204,10 +204,15 @@ TEST(Cli, QuantizeAndBenchRun) {
     ASSERT_EQ(j["methods"].size(), 4u);
     for (const auto & m : j["methods"]) {
         for (const char * k : {"method", "verify", "tokens", "forward_passes", "tau", "tokens_per_second",
-                               "speedup_vs_vanilla", "retrieval_share", "identical_to_vanilla"}) {
+                               "speedup_vs_vanilla", "retrieval_share", "decode_share", "identical_to_vanilla"}) {
             EXPECT_TRUE(m.contains(k)) << k;
         }
         EXPECT_EQ(m["prompts"], 2);  // 3 prompts, 1 warm-up
+        // Decoding is most of a step, never more than all of it.
+        EXPECT_GT(m["decode_share"].get<double>(), 0.1) << m["method"];
+        EXPECT_LE(m["decode_share"].get<double>() + m["retrieval_share"].get<double>(), 1.0) << m["method"];
+        EXPECT_GT(m["prefill_share"].get<double>(), 0.0) << m["method"];
+        EXPECT_LT(m["prefill_share"].get<double>(), m["decode_share"].get<double>()) << m["method"];
     }
     EXPECT_EQ(j["methods"][0]["identical_to_vanilla"], 1.0);
     EXPECT_EQ(j["machine"]["threads"], 2);

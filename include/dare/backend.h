@@ -135,6 +135,10 @@ class context {
     // Runs the model over the batch (split internally if larger than n_batch).
     // Throws dare::error if the KV cache is full or llama.cpp fails.
     void decode(const batch & b);
+    // Wall seconds spent inside llama_decode since the context was made (the
+    // step profile of `dare bench`). On a GPU this is mostly the launch: the
+    // wait for the result falls into the first logits() read.
+    double decode_seconds() const;
     // Next-token logits of the row `row` of the last decoded batch (marked with
     // want_logits); n_vocab floats.
     std::span<const float> logits(int32_t row) const;

@@ -40,6 +40,8 @@ struct bench_method_result {
     int64_t accepted_tokens = 0;
     double seconds = 0;
     double retrieval_seconds = 0;
+    double decode_seconds = 0;  // inside llama.cpp's decode; the rest is verification and bookkeeping
+    double prefill_seconds = 0;  // the prompts' prefill (one forward pass per prompt)
     int32_t prompts = 0;
     int32_t identical = 0;
     float worst_divergence_gap = 0;  // strict methods: largest top-2 gap at a divergence from vanilla

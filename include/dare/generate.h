@@ -28,9 +28,11 @@ struct generation_stats {
     int32_t forward_passes = 0;
     int32_t draft_tokens = 0;
     int32_t accepted_tokens = 0;
+    int32_t redecoded_tokens = 0;  // accepted tokens whose cells were dropped and decoded again (speculative.h)
     double prefill_seconds = 0;
     double retrieval_seconds = 0;
-    double verify_seconds = 0;
+    double verify_seconds = 0;  // decoding the draft rows and checking them (decode included)
+    double decode_seconds = 0;  // inside llama.cpp's decode, prefill included (context::decode_seconds)
     double seconds = 0;  // whole record: prefill + decoding
     double tau() const { return forward_passes ? static_cast<double>(tokens) / forward_passes : 0.0; }
 };

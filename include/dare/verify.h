@@ -66,12 +66,14 @@ class verifier {
     double uniform();
     token sample_from(std::span<const float> probs);
     void softmax(std::span<const float> logits, float temperature, std::vector<float> & out) const;
+    // topk_ = the k largest logits' indices, best first (lower index on ties).
+    void select_top_k(std::span<const float> logits, int32_t k);
 
     verify_options opts_;
     uint64_t rng_;
     std::vector<std::vector<int32_t>> children_;  // children of root (index 0) and node i (index i + 1)
-    std::vector<float> probs_;
-    std::vector<int32_t> topk_;
+    std::vector<float> probs_;   // sample mode
+    std::vector<int32_t> topk_;  // relaxed mode
 };
 
 // Top-1 minus top-2 logit (how close a greedy choice was to a tie).

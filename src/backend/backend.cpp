@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -265,6 +266,7 @@ struct context::impl {
     uint32_t n_batch = 0;
     int32_t last_chunk_begin = 0;  // rows before this were decoded in an earlier chunk
     int32_t last_chunk_end = 0;
+    double decode_seconds = 0;  // inside llama_decode, cumulative
     // Scratch for the llama_batch view, reused across calls.
     std::vector<int32_t> n_seq_id;
     std::vector<llama_seq_id *> seq_ptrs;
@@ -334,7 +336,9 @@ void context::decode(const batch & b) {
         lb.n_seq_id = s.n_seq_id.data() + begin;
         lb.seq_id = s.seq_ptrs.data() + begin;
         lb.logits = const_cast<int8_t *>(b.logits.data() + begin);
+        const auto t0 = std::chrono::steady_clock::now();
         const int32_t rc = llama_decode(s.ctx, lb);
+        s.decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (rc == 1) {
             throw error("context too small: the KV cache is full (n_ctx=" + std::to_string(n_ctx()) +
                         " tokens); raise --ctx or lower --max-tokens");
@@ -386,6 +390,8 @@ void context::seq_keep(seq_id s) { llama_memory_seq_keep(llama_get_memory(impl_-
 pos_t context::seq_pos_max(seq_id s) const { return llama_memory_seq_pos_max(llama_get_memory(impl_->ctx), s); }
 
 void context::clear() { llama_memory_clear(llama_get_memory(impl_->ctx), true); }
+
+double context::decode_seconds() const { return impl_->decode_seconds; }
 
 uint32_t context::n_ctx() const { return llama_n_ctx(impl_->ctx); }
 

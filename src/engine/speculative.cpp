@@ -51,6 +51,7 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     }
     token_index * self = own && own.get() != idx ? own.get() : nullptr;
     const auto t0 = clock_type::now();
+    const double d0 = ctx_.decode_seconds();
     auto tr = clock_type::now();
     for (token_index * x : {idx, self}) {
         if (x) {
@@ -150,10 +151,12 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
 
         // KV: keep the accepted path in sequence 0 when it is the tree's first
         // depth-first path (its cells then follow the context in order, as
-        // plain decoding would place them), drop every leaf sequence. Another
-        // path is decoded again with the next step's batch instead: scattered
-        // cells change the order of the attention sums, and that rounding
-        // difference is enough to flip later greedy choices.
+        // plain decoding would place them), drop every leaf sequence. Under
+        // strict or sampling verification another path is decoded again with
+        // the next step's batch instead: scattered cells change the order of
+        // the attention sums, and that rounding difference is enough to flip
+        // later greedy choices. Relaxed verification promises no token-exact
+        // output, so it keeps any accepted path's cells.
         const int32_t n_acc = static_cast<int32_t>(vr_.accepted.size());
         if (n > 0) {
             tracker_.update(predicted, n_acc);
@@ -165,10 +168,12 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
             first_path = first_path && vr_.accepted[k] == k;
         }
         kv_len_ = static_cast<size_t>(P) + 1;
-        if (n_acc > 0 && first_path) {
+        if (n_acc > 0 && (first_path || !needs_batch_invariance(opts_.verify.mode))) {
             const seq_id path_seq = node_seqs_[vr_.accepted.back()].front();
             ctx_.seq_cp(path_seq, 0, P + 1, P + 1 + n_acc);
             kv_len_ += static_cast<size_t>(n_acc);
+        } else {
+            r.stats.redecoded_tokens += n_acc;
         }
         for (seq_id s = 1; s < next_seq; ++s) {
             ctx_.seq_rm(s, -1, -1);
@@ -213,6 +218,7 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         idx->append(r.tokens.back());
     }
     r.stats.seconds = seconds_since(t0);
+    r.stats.decode_seconds = ctx_.decode_seconds() - d0;
     finish_result(m, r);
     return r;
 }

@@ -71,6 +71,7 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
     token_picker picker(opts.temperature, opts.seed);
 
     const auto t0 = clock_type::now();
+    const double d0 = ctx_.decode_seconds();
     int32_t row = prefill(ctx_, batch_, prompt, 0);
     r.stats.prefill_seconds = seconds_since(t0);
     r.stats.forward_passes = 1;
@@ -94,6 +95,7 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
         ++r.stats.forward_passes;
     }
     r.stats.seconds = seconds_since(t0);
+    r.stats.decode_seconds = ctx_.decode_seconds() - d0;
     finish_result(m, r);
     return r;
 }

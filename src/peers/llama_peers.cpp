@@ -148,6 +148,16 @@ struct llama_peer::impl {
         }
     }
 
+    // llama_decode, counted and timed into the record's stats.
+    void decode_timed(const llama_batch & b, generation_stats & st) {
+        const auto t0 = clock_type::now();
+        if (llama_decode(ctx, b) != 0) {
+            throw error("llama_decode failed in peer '" + method + "'");
+        }
+        st.decode_seconds += std::chrono::duration<double>(clock_type::now() - t0).count();
+        ++st.forward_passes;
+    }
+
     generation_result plain(std::span<const token> prompt, const generation_options & g);
     generation_result speculate(std::span<const token> prompt, const generation_options & g);
 };
@@ -248,10 +258,7 @@ generation_result llama_peer::impl::plain(std::span<const token> prompt, const g
     llama_batch b = llama_batch_get_one(inp.data(), static_cast<int32_t>(inp.size()));
     llama_token t = 0;
     while (true) {
-        if (llama_decode(ctx, b) != 0) {
-            throw error("llama_decode failed in peer '" + method + "'");
-        }
-        ++r.stats.forward_passes;
+        decode_timed(b, r.stats);
         if (r.stats.forward_passes == 1) {
             r.stats.prefill_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
         }
@@ -284,12 +291,7 @@ generation_result llama_peer::impl::speculate(std::span<const token> prompt, con
         lb.logits[lb.n_tokens] = logits;
         ++lb.n_tokens;
     };
-    auto decode = [&]() {
-        if (llama_decode(ctx, lb) != 0) {
-            throw error("llama_decode failed in peer '" + method + "'");
-        }
-        ++r.stats.forward_passes;
-    };
+    auto decode = [&]() { decode_timed(lb, r.stats); };
     // Prefill all but the last prompt token; the last one goes first into
     // every verification batch (speculative-simple's layout).
     llama_tokens context(prompt.begin(), prompt.end() - 1);

@@ -182,6 +182,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             van.res.tokens += ref.stats.tokens;
             van.res.forward_passes += ref.stats.forward_passes;
             van.res.seconds += ref.stats.seconds;
+            van.res.decode_seconds += ref.stats.decode_seconds;
+            van.res.prefill_seconds += ref.stats.prefill_seconds;
             ++van.res.prompts;
             ++van.res.identical;
         }
@@ -200,6 +202,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             s.accepted_tokens += r.stats.accepted_tokens;
             s.seconds += r.stats.seconds;
             s.retrieval_seconds += r.stats.retrieval_seconds;
+            s.decode_seconds += r.stats.decode_seconds;
+            s.prefill_seconds += r.stats.prefill_seconds;
             ++s.prompts;
             if (r.tokens == ref.tokens) {
                 ++s.identical;
@@ -243,6 +247,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
                                     {"tokens_per_second", tps},
                                     {"speedup_vs_vanilla", van_tps > 0 ? tps / van_tps : 0},
                                     {"retrieval_share", r.seconds > 0 ? r.retrieval_seconds / r.seconds : 0},
+                                    {"decode_share", r.seconds > 0 ? r.decode_seconds / r.seconds : 0},
+                                    {"prefill_share", r.seconds > 0 ? r.prefill_seconds / r.seconds : 0},
                                     {"identical_to_vanilla", r.prompts ? static_cast<double>(r.identical) / r.prompts : 0},
                                     {"draft_tokens", r.draft_tokens},
                                     {"accepted_tokens", r.accepted_tokens},
@@ -262,15 +268,17 @@ std::string bench_table(const std::vector<bench_method_result> & rs) {
         }
     }
     std::string out =
-        "| method | verify | tokens/s | speedup | tau | retrieval share | identical to vanilla | drafted | accepted |\n"
-        "|---|---|---|---|---|---|---|---|---|\n";
+        "| method | verify | tokens/s | speedup | tau | retrieval share | decode share | identical to vanilla | drafted | "
+        "accepted |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n";
     char buf[256];
     for (const auto & r : rs) {
         const double tps = r.seconds > 0 ? r.tokens / r.seconds : 0;
-        std::snprintf(buf, sizeof buf, "| %s | %s | %.1f | %.2fx | %.2f | %.3f | %.2f | %lld | %lld |\n", r.method.c_str(),
-                      r.verify.c_str(), tps, van_tps > 0 ? tps / van_tps : 0.0,
+        std::snprintf(buf, sizeof buf, "| %s | %s | %.1f | %.2fx | %.2f | %.3f | %.3f | %.2f | %lld | %lld |\n",
+                      r.method.c_str(), r.verify.c_str(), tps, van_tps > 0 ? tps / van_tps : 0.0,
                       r.forward_passes ? static_cast<double>(r.tokens) / r.forward_passes : 0.0,
                       r.seconds > 0 ? r.retrieval_seconds / r.seconds : 0.0,
+                      r.seconds > 0 ? r.decode_seconds / r.seconds : 0.0,
                       r.prompts ? static_cast<double>(r.identical) / r.prompts : 0.0,
                       static_cast<long long>(r.draft_tokens), static_cast<long long>(r.accepted_tokens));
         out += buf;

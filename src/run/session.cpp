@@ -118,6 +118,7 @@ json generation_session::record_fields(const generation_result & r) const {
             {"prefill_seconds", r.stats.prefill_seconds},
             {"retrieval_seconds", r.stats.retrieval_seconds},
             {"verify_seconds", r.stats.verify_seconds},
+            {"decode_seconds", r.stats.decode_seconds},
             {"seconds", r.stats.seconds},
             {"mode", o_.mode},
             {"verify", speculative() ? verify_mode_name(spec_.verify.mode) : "none"},

@@ -1,4 +1,9 @@
-// Strict, relaxed and sampling acceptance of draft trees.
+// Strict, relaxed and sampling acceptance of draft trees. A row is 49,152
+// logits for the bundled model and relaxed verification reads one row per
+// accepted token, so each row costs as few passes as possible: one for the
+// top-k (argmax and top-2 gap come with it) and, only when a child is in the
+// top-k, one vectorized (Eigen) pass for the softmax normalizer.
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 
@@ -36,18 +41,34 @@ void verify_options::validate() const {
     }
 }
 
-float top2_gap(std::span<const float> logits) {
+namespace {
+struct top2_result {
+    token best = 0;   // first index of the largest logit
+    float gap = 0;    // top-1 minus top-2 logit
+};
+
+top2_result top2(std::span<const float> logits) {
     float a = -INFINITY, b = -INFINITY;
-    for (float x : logits) {
+    token best = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const float x = logits[i];
         if (x > a) {
             b = a;
             a = x;
+            best = static_cast<token>(i);
         } else if (x > b) {
             b = x;
         }
     }
-    return a - b;
+    return {best, a - b};
 }
+
+Eigen::Map<const Eigen::ArrayXf> as_array(std::span<const float> v) {
+    return {v.data(), static_cast<Eigen::Index>(v.size())};
+}
+}  // namespace
+
+float top2_gap(std::span<const float> logits) { return top2(logits).gap; }
 
 verifier::verifier(const verify_options & o, uint64_t seed) : opts_(o), rng_(seed) { opts_.validate(); }
 
@@ -55,16 +76,33 @@ double verifier::uniform() { return mix::uniform01(rng_); }
 
 void verifier::softmax(std::span<const float> logits, float temperature, std::vector<float> & out) const {
     out.resize(logits.size());
-    const float mx = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (size_t i = 0; i < logits.size(); ++i) {
-        out[i] = std::exp((logits[i] - mx) / temperature);
-        sum += out[i];
+    const auto a = as_array(logits);
+    Eigen::Map<Eigen::ArrayXf> p(out.data(), static_cast<Eigen::Index>(out.size()));
+    p = ((a - a.maxCoeff()) / temperature).exp();
+    p /= p.sum();
+}
+
+void verifier::select_top_k(std::span<const float> logits, int32_t k) {
+    // A heap whose front is the worst kept index; "better" = larger logit,
+    // then lower index, so ties keep the first indices as argmax does.
+    const auto better = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    topk_.clear();
+    const int32_t n = static_cast<int32_t>(logits.size());
+    k = std::min(k, n);
+    for (int32_t t = 0; t < k; ++t) {
+        topk_.push_back(t);
     }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (auto & p : out) {
-        p *= inv;
+    std::make_heap(topk_.begin(), topk_.end(), better);
+    float floor = k > 0 ? logits[topk_.front()] : INFINITY;
+    for (int32_t t = k; t < n; ++t) {
+        if (logits[t] > floor) {  // strictly: a later index never beats an equal logit
+            std::pop_heap(topk_.begin(), topk_.end(), better);
+            topk_.back() = t;
+            std::push_heap(topk_.begin(), topk_.end(), better);
+            floor = logits[topk_.front()];
+        }
     }
+    std::sort(topk_.begin(), topk_.end(), better);
 }
 
 token verifier::sample_from(std::span<const float> probs) {
@@ -101,59 +139,53 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
     while (true) {
         const auto lg = logits(row);
         const auto & kids = children_[row];
-        if (opts_.mode != verify_mode::sample) {
-            out.gaps.push_back(top2_gap(lg));
-        }
         int32_t chosen = -1;
         if (opts_.mode == verify_mode::strict) {
-            const token best = argmax(lg);
+            const top2_result t2 = top2(lg);
+            out.gaps.push_back(t2.gap);
             for (int32_t c : kids) {
-                if (tree.nodes[c].tok == best) {
+                if (tree.nodes[c].tok == t2.best) {
                     chosen = c;
                     break;
                 }
             }
             if (chosen < 0) {
-                out.next = best;
+                out.next = t2.best;
                 return;
             }
         } else if (opts_.mode == verify_mode::relaxed) {
-            const token best = argmax(lg);
-            if (!kids.empty()) {
-                softmax(lg, 1.0f, probs_);
-                // The k most probable tokens.
-                topk_.clear();
-                const int32_t k = std::min<int32_t>(opts_.top_k, static_cast<int32_t>(probs_.size()));
-                for (int32_t t = 0; t < static_cast<int32_t>(probs_.size()); ++t) {
-                    if (static_cast<int32_t>(topk_.size()) < k) {
-                        topk_.push_back(t);
-                        std::push_heap(topk_.begin(), topk_.end(),
-                                       [&](int32_t a, int32_t b) { return probs_[a] > probs_[b]; });
-                    } else if (probs_[t] > probs_[topk_.front()]) {
-                        std::pop_heap(topk_.begin(), topk_.end(),
-                                      [&](int32_t a, int32_t b) { return probs_[a] > probs_[b]; });
-                        topk_.back() = t;
-                        std::push_heap(topk_.begin(), topk_.end(),
-                                       [&](int32_t a, int32_t b) { return probs_[a] > probs_[b]; });
-                    }
+            if (kids.empty()) {
+                const top2_result t2 = top2(lg);
+                out.gaps.push_back(t2.gap);
+                out.next = t2.best;
+                return;
+            }
+            select_top_k(lg, opts_.top_k);
+            const token best = topk_[0];
+            out.gaps.push_back(topk_.size() > 1 ? lg[best] - lg[topk_[1]] : top2_gap(lg));
+            // The most probable child in the top-k (the first on ties). The
+            // argmax is always acceptable; another child needs p > min_prob
+            // (then the top token clears it too, as DARE's rule asks). On a
+            // failure only the argmax may be taken, which is then a child
+            // only on an exact tie of logits.
+            float best_logit = -INFINITY;
+            for (int32_t c : kids) {
+                const token t = tree.nodes[c].tok;
+                if (lg[t] > best_logit && std::find(topk_.begin(), topk_.end(), t) != topk_.end()) {
+                    best_logit = lg[t];
+                    chosen = c;
                 }
-                bool any_clears = false;
-                for (int32_t t : topk_) {
-                    any_clears |= probs_[t] > opts_.min_prob;
-                }
-                float best_p = -1;
-                for (int32_t c : kids) {
-                    const token t = tree.nodes[c].tok;
-                    bool ok;
-                    if (any_clears) {
-                        ok = probs_[t] > opts_.min_prob &&
-                             std::find(topk_.begin(), topk_.end(), t) != topk_.end();
-                    } else {
-                        ok = t == best;
-                    }
-                    if (ok && probs_[t] > best_p) {
-                        best_p = probs_[t];
-                        chosen = c;
+            }
+            if (chosen >= 0 && tree.nodes[chosen].tok != best) {
+                // p = exp(l - max) / sum exp(l' - max)
+                const float z = (as_array(lg) - lg[best]).exp().sum();
+                if (!(std::exp(best_logit - lg[best]) / z > opts_.min_prob)) {
+                    chosen = -1;
+                    for (int32_t c : kids) {
+                        if (tree.nodes[c].tok == best) {
+                            chosen = c;
+                            break;
+                        }
                     }
                 }
             }
