@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# dare's relaxed methods against llama.cpp's best modes, with a step profile
+# (docs/benchmarks.md, "Session 5"): the item and user prompts and pools of
+# bench/peers.sh (16 and 12 counted prompts, one warm-up each), the Q4_0
+# requantization of the bundled model, 256 tokens, methods alternated prompt
+# by prompt in one `dare bench` per set; then bench/step_profile.py against
+# this machine's cost curve for llama.cpp's default KV layout (the layout
+# relaxed decoding runs on; `dare calibrate` measures it once), prompts'
+# prefill passes left out.
+# Usage: bench/profile.sh [THREADS=2] [TAG=profile]
+# Results: bench/results/<host>-<date>-TAG-{items,users}.{json,md} and
+# -TAG-{items,users}-steps.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS="${1:-2}"; TAG="${2:-profile}"
+scripts/build.sh
+DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
+CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
+MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
+W=out/bench
+mkdir -p "$W" bench/results
+STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
+
+. bench/lib.sh
+prepare_set items 232 32 200 warm_knowledge.jsonl
+prepare_set users 77 13 64 warm_users_knowledge.jsonl
+
+# The cost curve of the default layout for this model and thread count.
+find_curve() {
+  python3 - "$CACHE/calibration" "$MODEL" "$THREADS" <<'PY'
+import glob, json, os, sys
+d, model, threads = sys.argv[1:]
+for f in sorted(glob.glob(os.path.join(d, f"cost-llamakv-*-t{threads}.json"))):
+    if json.load(open(f)).get("description", "").startswith(model + ","):
+        print(f)
+        break
+PY
+}
+CURVE="$(find_curve)"
+if [ -z "$CURVE" ]; then
+  "$DARE" calibrate --model "$MODEL" --threads "$THREADS" > /dev/null
+  CURVE="$(find_curve)"
+fi
+[ -n "$CURVE" ] || { echo "bench/profile.sh: no cost curve for $MODEL after dare calibrate" >&2; exit 1; }
+
+BEST_ITEMS="llama-ngram-map-k:n=3:m=16,llama-ngram-mod:match=12:max=24:min=4"
+BEST_USERS="llama-ngram-map-k:n=3:m=16,llama-ngram-mod:match=12:max=24:min=4,llama-ngram-map-k4v:n=3:m=16"
+for SET in items users; do
+  if [ "$SET" = items ]; then N=17; POOL="$W/items.trie.pool"; CORPUS="$W/warm_knowledge.jsonl"
+    METHODS="vanilla,pld,dare,hybrid,llama-plain,$BEST_ITEMS"
+  else N=13; POOL="$W/users.trie.pool"; CORPUS="$W/warm_users_knowledge.jsonl"
+    METHODS="vanilla,pld,hybrid,$BEST_USERS"; fi
+  head -n "$N" "$W/bench_$SET.jsonl" > "$W/peers_$SET.jsonl"
+  OUT="bench/results/$STAMP-$TAG-$SET"
+  echo "== $SET" >&2
+  "$DARE" bench --model "$MODEL" --prompts "$W/peers_$SET.jsonl" --pool "$POOL" --peer-corpus "$CORPUS" \
+    --methods "$METHODS" --max-tokens 256 --threads "$THREADS" --warmup 1 --ctx 2048 \
+    --json "$OUT.json" | tee "$OUT.md"
+  python3 bench/step_profile.py "$OUT.json" "$CURVE" | tee "$OUT-steps.md"
+done
