@@ -16,12 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"; PARALLEL="${2:-1,4,16,32}"
-scripts/build.sh
-DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
-CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
-MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
-W=out/bench
-STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
+. bench/lib.sh
+q4_0_bench_env
 for f in "$W/items.trie.pool" "$W/users.trie.pool"; do
   [ -f "$f" ] || { echo "bench/batch.sh: $f missing; run bench/peers.sh first" >&2; exit 1; }
 done

@@ -1,4 +1,26 @@
-# Shared by the bench scripts (sourced; they set DARE, THREADS and W first).
+# Shared by the bench scripts (sourced; they set DARE, THREADS and W first,
+# or call q4_0_bench_env for the Q4_0 benchmarks).
+
+# q4_0_bench_env: after cd to the repository root, builds dare and sets DARE
+# (DARE_BIN or the build's binary), CACHE, MODEL (the Q4_0 requantization of
+# the bundled model), W=out/bench and STAMP=<host>-<date> for result names.
+q4_0_bench_env() {
+  scripts/build.sh
+  DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
+  CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
+  MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
+  W=out/bench
+  mkdir -p "$W" bench/results
+  STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
+}
+
+# prepare_peer_sets: the item and user sets of bench/peers.sh (item prompts
+# and warm pool as bench/items.sh's; 13 user prompts, 64 other users' knowledge
+# for the user pool).
+prepare_peer_sets() {
+  prepare_set items 232 32 200 warm_knowledge.jsonl
+  prepare_set users 77 13 64 warm_users_knowledge.jsonl
+}
 
 # build_pool CORPUS OUT INDEX: a pool file from a knowledge corpus, unless OUT
 # is already newer than CORPUS.

@@ -17,18 +17,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"
-scripts/build.sh
-DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
-CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
-MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
-W=out/bench
-mkdir -p "$W" bench/results
-STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
-
 . bench/lib.sh
-# Items: bench/items.sh's prompts and warm pool; users: 13 bench prompts, 64 other users for the pool.
-prepare_set items 232 32 200 warm_knowledge.jsonl
-prepare_set users 77 13 64 warm_users_knowledge.jsonl
+q4_0_bench_env
+prepare_peer_sets
 
 # Stage 1: settings grid for each llama.cpp mode (defaults first).
 GRID="llama-ngram-simple,llama-ngram-simple:n=2:m=8,llama-ngram-simple:n=3:m=16,llama-ngram-simple:n=4:m=8"
@@ -67,6 +58,6 @@ for SET in items users; do
     --methods "$OURS,$PEERS${BEST:+,$BEST}" --max-tokens 256 --threads "$THREADS" --warmup 1 --ctx 2048 \
     --json "bench/results/$STAMP-peers-$SET.json" | tee "bench/results/$STAMP-peers-$SET.md"
 done
-python3 bench/chart.py bench/results/$STAMP-peers-items.json bench/results/$STAMP-peers-users.json \
+python3 bench/chart.py "bench/results/$STAMP-peers-items.json" "bench/results/$STAMP-peers-users.json" \
   > "bench/results/$STAMP-peers.svg"
 echo "chart: bench/results/$STAMP-peers.svg" >&2

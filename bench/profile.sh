@@ -13,17 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"; TAG="${2:-profile}"
-scripts/build.sh
-DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"
-CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
-MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"
-W=out/bench
-mkdir -p "$W" bench/results
-STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
-
 . bench/lib.sh
-prepare_set items 232 32 200 warm_knowledge.jsonl
-prepare_set users 77 13 64 warm_users_knowledge.jsonl
+q4_0_bench_env
+prepare_peer_sets
 
 # The cost curve of the default layout for this model and thread count.
 find_curve() {
