@@ -3,10 +3,11 @@
 # (docs/benchmarks.md, "Session 5"): the item and user prompts and pools of
 # bench/peers.sh (16 and 12 counted prompts, one warm-up each), the Q4_0
 # requantization of the bundled model, 256 tokens, methods alternated prompt
-# by prompt in one `dare bench` per set; then bench/step_profile.py against
-# this machine's cost curve for llama.cpp's default KV layout (the layout
-# relaxed decoding runs on; `dare calibrate` measures it once), prompts'
-# prefill passes left out.
+# by prompt in one `dare bench` per set (llama.cpp's modes also without flash
+# attention, `fa=0`, as dare's relaxed methods run); then
+# bench/step_profile.py against this machine's cost curve for the layout
+# relaxed decoding runs on (plain attention; `dare calibrate` measures it
+# once), prompts' prefill passes left out.
 # Usage: bench/profile.sh [THREADS=2] [TAG=profile]
 # Results: bench/results/<host>-<date>-TAG-{items,users}.{json,md} and
 # -TAG-{items,users}-steps.md
@@ -17,12 +18,12 @@ THREADS="${1:-2}"; TAG="${2:-profile}"
 q4_0_bench_env
 prepare_peer_sets
 
-# The cost curve of the default layout for this model and thread count.
+# The cost curve of the relaxed layout for this model and thread count.
 find_curve() {
   python3 - "$CACHE/calibration" "$MODEL" "$THREADS" <<'PY'
 import glob, json, os, sys
 d, model, threads = sys.argv[1:]
-for f in sorted(glob.glob(os.path.join(d, f"cost-llamakv-*-t{threads}.json"))):
+for f in sorted(glob.glob(os.path.join(d, f"cost-plainattn-*-t{threads}.json"))):
     if json.load(open(f)).get("description", "").startswith(model + ","):
         print(f)
         break
@@ -37,11 +38,12 @@ fi
 
 BEST_ITEMS="llama-ngram-map-k:n=3:m=16,llama-ngram-mod:match=12:max=24:min=4"
 BEST_USERS="llama-ngram-map-k:n=3:m=16,llama-ngram-mod:match=12:max=24:min=4,llama-ngram-map-k4v:n=3:m=16"
+NO_FA="llama-plain:fa=0,llama-ngram-map-k:n=3:m=16:fa=0,llama-ngram-mod:match=12:max=24:min=4:fa=0"
 for SET in items users; do
   if [ "$SET" = items ]; then N=17; POOL="$W/items.trie.pool"; CORPUS="$W/warm_knowledge.jsonl"
-    METHODS="vanilla,pld,dare,hybrid,llama-plain,$BEST_ITEMS"
+    METHODS="vanilla,pld,dare,hybrid,llama-plain,$BEST_ITEMS,$NO_FA"
   else N=13; POOL="$W/users.trie.pool"; CORPUS="$W/warm_users_knowledge.jsonl"
-    METHODS="vanilla,pld,hybrid,$BEST_USERS"; fi
+    METHODS="vanilla,pld,hybrid,$BEST_USERS,$NO_FA"; fi
   head -n "$N" "$W/bench_$SET.jsonl" > "$W/peers_$SET.jsonl"
   OUT="bench/results/$STAMP-$TAG-$SET"
   echo "== $SET" >&2

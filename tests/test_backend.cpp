@@ -213,9 +213,9 @@ TEST(Backend, ArgmaxTakesFirstOnTies) {
 namespace {
 // Rows of logits that differ between decoding `toks` (after a prefill of
 // `prefill` tokens) one token at a time and eight at a time.
-int rows_differing(const std::vector<dare::token> & toks, size_t prefill, bool batch_invariant) {
+int rows_differing(const std::vector<dare::token> & toks, size_t prefill, dare::kv_layout layout) {
     auto co = test_context(1024);
-    co.batch_invariant = batch_invariant;
+    co.layout = layout;
     dare::context one(bundled_model(), co), eight(bundled_model(), co);
     dare::batch b;
     for (dare::context * c : {&one, &eight}) {
@@ -261,9 +261,11 @@ TEST(Backend, BatchInvariantLayoutGivesTheSameLogitsInAnyBatch) {
     auto toks = bundled_model().tokenize(text, true, false);
     ASSERT_GT(toks.size(), 600u);
     toks.resize(600);  // past 512 cells, where the single-query kernel splits across threads
-    const int inv = rows_differing(toks, 100, true);
-    const int dflt = rows_differing(toks, 100, false);
-    std::printf("rows of 500 differing, one-at-a-time vs eight-at-a-time: batch-invariant layout %d, llama.cpp default %d\n",
-                inv, dflt);
+    const int inv = rows_differing(toks, 100, dare::kv_layout::batch_invariant);
+    const int dflt = rows_differing(toks, 100, dare::kv_layout::llama_default);
+    const int plain = rows_differing(toks, 100, dare::kv_layout::plain_attention);
+    std::printf("rows of 500 differing, one-at-a-time vs eight-at-a-time: batch-invariant layout %d, llama.cpp default %d, "
+                "llama.cpp default without flash attention %d\n",
+                inv, dflt, plain);
     EXPECT_EQ(inv, 0);
 }

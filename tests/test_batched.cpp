@@ -187,3 +187,30 @@ TEST(Batched, RefusesWhatItCannotDo) {
                      [](size_t, dare::generation_result &&) {}),
                  dare::error);
 }
+
+// The gate between drafting and not drafting follows measured throughput:
+// it alternates blocks until both sides are seen, then runs the faster one
+// and explores the other one block in every few.
+TEST(Batched, DraftGateKeepsTheFasterSide) {
+    for (const bool drafts_faster : {false, true}) {
+        dare::draft_gate gate(2, 4);
+        std::vector<bool> sides;
+        for (int i = 0; i < 240; ++i) {
+            const bool d = gate.drafting();
+            sides.push_back(d);
+            // 10 tokens a step; the slower side takes 25% longer.
+            gate.record_step(10.0, d == drafts_faster ? 0.8 : 1.0);
+        }
+        // The start: two blocks of two steps each way.
+        EXPECT_EQ(std::vector<bool>(sides.begin(), sides.begin() + 8),
+                  (std::vector<bool>{true, true, false, false, true, true, false, false}));
+        int faster = 0;
+        for (size_t i = 8; i < sides.size(); ++i) {
+            faster += sides[i] == drafts_faster;
+        }
+        const double share = static_cast<double>(faster) / static_cast<double>(sides.size() - 8);
+        EXPECT_GT(share, 0.75) << "drafts faster: " << drafts_faster;
+        EXPECT_LT(share, 0.95) << "the slower side is still explored";
+        EXPECT_GT(gate.rate(drafts_faster), gate.rate(!drafts_faster));
+    }
+}

@@ -1,4 +1,4 @@
-// Draft trees and cost-aware budgets (no model).
+// Draft trees and cost-aware budgets (the batch-shape timing test loads the bundled model).
 #include <gtest/gtest.h>
 
 #include "dare/budget.h"
@@ -113,4 +113,40 @@ TEST(DraftMerger, MergesTwoTreesByEstimatedProbabilityKeepingPrefixes) {
     dare::draft_tree empty;
     m.merge(empty, b, 16, out);
     EXPECT_EQ(out.size(), 3);
+}
+
+// `dare calibrate --shapes`: every shape is timed in every context, and the
+// contexts are left as they were found (nothing in any sequence).
+TEST(Draft, BatchShapesAreTimedInEveryLayoutAndLeaveTheContextEmpty) {
+    std::vector<std::unique_ptr<dare::context>> owned;
+    std::vector<dare::context *> ctxs;
+    for (const auto layout : {dare::kv_layout::batch_invariant, dare::kv_layout::plain_attention}) {
+        auto co = test_context(256);
+        co.layout = layout;
+        co.n_seq_max = 4;
+        owned.push_back(std::make_unique<dare::context>(bundled_model(), co));
+        ctxs.push_back(owned.back().get());
+    }
+    const auto res = dare::measure_batch_shapes(ctxs, {16, 40}, {1, 8}, 1);
+    ASSERT_EQ(res.size(), 4u);
+    for (const auto & s : res) {
+        EXPECT_EQ(s.branches, s.rows == 8 ? 3 : 1);
+        ASSERT_EQ(s.tree_ms.size(), 2u);
+        for (size_t c = 0; c < 2; ++c) {
+            EXPECT_GT(s.chain_ms[c], 0.0);
+            EXPECT_GT(s.chain_rebuilt_ms[c], 0.0);
+            EXPECT_GT(s.tree_ms[c], 0.0);
+        }
+    }
+    EXPECT_EQ(res[2].depth, 40);
+    for (auto * c : ctxs) {
+        for (dare::seq_id s = 0; s < 4; ++s) {
+            EXPECT_EQ(c->seq_pos_max(s), -1) << "sequence " << s;
+        }
+    }
+    auto co = test_context(256);
+    co.n_seq_max = 2;  // 8 rows need 4 sequences
+    dare::context small(bundled_model(), co);
+    dare::context * one[] = {&small};
+    EXPECT_THROW(dare::measure_batch_shapes(one, {16}, {8}, 1), dare::error);
 }

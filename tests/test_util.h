@@ -89,7 +89,7 @@ inline const dare::model & bundled_model() {
 
 // Largest top-1 minus top-2 logit gap we accept as "a near-tie flipped by
 // batch-dependent rounding" (logit units). dare's default KV layout makes the
-// CPU kernels batch-invariant (see context_options::batch_invariant), so on
+// CPU kernels batch-invariant (see kv_layout::batch_invariant), so on
 // CPUs we expect no divergence at all for one record at a time; with
 // llama.cpp's default layout 9 of 100 runs diverged here, every one at a gap
 // below 0.12. Other backends may still round per batch size, hence the bound

@@ -99,6 +99,37 @@ struct batch {
     bool empty() const { return tokens.empty(); }
 };
 
+// How a context lays out its KV cache and computes attention (CPU only:
+// with the model on a GPU a context keeps llama.cpp's default layout).
+enum class kv_layout {
+    // Keys in Q8_0, values in F16, flash attention. llama.cpp's CPU flash
+    // attention has three kernels: a single query over 512+ cells is split
+    // across threads and the partial sums merged, 64+ queries are tiled,
+    // everything else runs one query row at a time, and the three round
+    // differently, so a token's logits would depend on the size of the batch
+    // it is in (Backend.BatchInvariant... in tests/test_backend.cpp: 344 of
+    // 500 rows differ between one-at-a-time and 8-at-a-time decoding with
+    // llama.cpp's default layout, 500 of 500 without flash attention, 0 with
+    // this). With keys and values of different types neither the split nor
+    // the tiled kernel applies, every row takes the row kernel and the logits
+    // are bit-identical for any batch; strict verification and vanilla
+    // decoding rely on it. What Q8_0 keys cost is measured in docs/engine.md
+    // (perplexity 2.274 vs 2.271 with llama.cpp's F16 keys; F16 keys with
+    // Q8_0 values, also invariant, made batches of 12+ tokens slower here).
+    batch_invariant,
+    // llama.cpp's default: F16 keys and values, flash attention. The row
+    // kernel skips masked cells, which suits many records in one cache
+    // (batched decoding).
+    llama_default,
+    // F16 keys and values, attention as matrix products and a softmax. The
+    // row kernel above recomputes exponentials cell by cell for each query
+    // row, so a tree of 8-24 rows over 600-900 cells costs 8-30% less this
+    // way (docs/benchmarks.md, `dare calibrate --shapes`): the layout of the
+    // one-record tree engine under relaxed verification.
+    plain_attention,
+};
+const char * to_string(kv_layout l);
+
 struct context_options {
     uint32_t n_ctx = 4096;     // total KV cells across all sequences
     uint32_t n_batch = 512;    // most tokens one decode call takes
@@ -106,22 +137,7 @@ struct context_options {
     int32_t n_threads = 0;     // 0 = hardware threads
     bool kv_unified = true;    // one KV buffer shared by all sequences (needed for trees)
     bool embeddings = false;   // embedding mode (mean pooling), for encoders
-    // Batch invariance. llama.cpp's CPU flash attention has three kernels: a
-    // single query over 512+ cells is split across threads and the partial
-    // sums merged, 64+ queries are tiled, everything else runs one query row
-    // at a time, and the three round differently, so a token's logits would
-    // depend on the size of the batch it is in (Backend.BatchInvariant... in
-    // tests/test_backend.cpp: 344 of 500 rows differ between one-at-a-time
-    // and 8-at-a-time decoding with llama.cpp's default layout, 0 with this).
-    // With keys in Q8_0 and values in F16 (types differ, so neither the split
-    // nor the tiled kernel applies) every row takes the row kernel and the
-    // logits are bit-identical for any batch; strict verification relies on
-    // it. What Q8_0 keys cost is measured in docs/engine.md (perplexity 2.274
-    // vs 2.271 with llama.cpp's F16 keys; F16 keys with Q8_0 values, also
-    // invariant, made batches of 12+ tokens slower here). Applies on CPUs
-    // only: when the model sits on a GPU (CUDA's attention kernels want equal
-    // K and V types) the context keeps llama.cpp's default layout.
-    bool batch_invariant = true;
+    kv_layout layout = kv_layout::batch_invariant;
 };
 
 // A llama.cpp context: KV cache plus compute state. Not thread-safe.

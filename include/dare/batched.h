@@ -17,8 +17,10 @@
 // batch also attends over the other records' KV cells, which the one-sequence
 // calibration curve does not see; the curve is used until the fit is ready),
 // so where a batch is already compute-bound the drafts shrink to none and
-// the step is plain batched decoding (speculation never costs more than the
-// estimate says it gains).
+// the step is plain batched decoding. Those are models and can be wrong (a
+// record's long prefill in most steps leaves the fit little to go on), so a
+// draft_gate (below) also compares the throughput actually reached with and
+// without drafts and keeps drafting only while it is the faster of the two.
 //
 // Pools: a record's prompt goes into its pool when it starts, its output when
 // it finishes (records decoded side by side cannot stream into one pool).
@@ -77,6 +79,27 @@ class batched_decoder {
     struct slot;
     context & ctx_;
     batched_options opts_;
+};
+
+// Measured throughput, drafting against not drafting. Decode-only steps run
+// in blocks of `block` steps, alternately with the budget's drafts and with
+// none, until each side has had two blocks; then the side with more tokens
+// per second (exponentially forgotten per step) runs, and the other gets one
+// block in every `explore_every` to follow drift. Steps with prefill rows are
+// left out: their time does not depend on the drafts.
+class draft_gate {
+  public:
+    explicit draft_gate(int32_t block = 8, int32_t explore_every = 8) : block_(block), explore_every_(explore_every) {}
+    bool drafting() const { return mode_ == 1; }  // the side the next decode-only step runs
+    void record_step(double tokens, double seconds);
+    double rate(bool with_drafts) const;          // tokens per second seen so far (0 = none)
+
+  private:
+    int32_t block_, explore_every_;
+    int mode_ = 1;
+    int32_t in_block_ = 0, since_explore_ = 0;
+    double tokens_[2] = {0, 0}, seconds_[2] = {0, 0};
+    int32_t blocks_[2] = {0, 0};
 };
 
 // The sequences a context for `parallel` slots needs.

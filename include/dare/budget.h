@@ -10,6 +10,7 @@
 // does not pay.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,34 @@ class cost_model {
 // (median of `reps` runs after one warm-up). Uses sequence 0 and restores it.
 cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes, int32_t depth, int32_t reps);
 
+// What the cost curve leaves out, measured: decode time of batches of the
+// same row count shaped three ways, at several context depths (sequence 0
+// holds `depth` tokens first), in each of several contexts (KV layouts),
+// which take turns at every repetition. Each context needs n_seq_max > rows / 3 + 1.
+struct batch_shape_timing {
+    int32_t depth = 0;
+    int32_t rows = 0;
+    int32_t branches = 0;  // leaf sequences of the tree shape
+    // Median milliseconds per decode, one entry per context:
+    std::vector<double> chain_ms;          // rows appended to sequence 0, the same batch every run (as the curve)
+    std::vector<double> chain_rebuilt_ms;  // the same, after a batch of another size (llama.cpp rebuilds its graph)
+    std::vector<double> tree_ms;           // a root plus branches of about 3 tokens, each branch its own sequence
+                                           // (copied from sequence 0), as the tree engine lays out a draft tree
+};
+std::vector<batch_shape_timing> measure_batch_shapes(std::span<context * const> ctxs, const std::vector<int32_t> & depths,
+                                                     const std::vector<int32_t> & rows, int32_t reps);
+
 // Cache file for a model/thread count on this machine.
-// `batch_invariant`: the KV layout the curve is for (context_options).
-std::string calibration_path(const model_info & m, int32_t n_threads, bool batch_invariant = true);
+// `layout`: the KV layout the curve is for.
+std::string calibration_path(const model_info & m, int32_t n_threads, kv_layout layout = kv_layout::batch_invariant);
+
+// Measures the curve for a KV layout (batches of 1 to 64 tokens at depth
+// 256, median of `reps`) and caches it; `n_threads` > 0.
+cost_model calibrate_cost_curve(const model & m, int32_t n_threads, kv_layout layout, int32_t reps);
 
 // Loads the cached curve or measures and caches it.
-cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose, bool batch_invariant = true);
+cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose,
+                                      kv_layout layout = kv_layout::batch_invariant);
 
 // Online estimate of how pool statistics compare with real acceptance (a
 // 2-token trie key underestimates deep nodes: once a draft has matched a few

@@ -28,13 +28,20 @@ enum class verify_mode { strict, relaxed, sample };
 verify_mode parse_verify_mode(const std::string & s);  // throws dare::error
 
 // Whether decoding under this rule needs the batch-invariant KV layout
-// (context_options::batch_invariant): strict and sample verification
-// promise plain decoding's output (or its distribution), which only holds
-// if a token's logits do not depend on the batch around it. Relaxed
-// verification changes the text by design, so it runs on llama.cpp's
-// default layout, whose multi-row batches (verification, prompt prefill) are
-// cheaper on CPUs (docs/benchmarks.md).
+// (kv_layout::batch_invariant): strict and sample verification promise
+// plain decoding's output (or its distribution), which only holds if a
+// token's logits do not depend on the batch around it.
 inline bool needs_batch_invariance(verify_mode m) { return m != verify_mode::relaxed; }
+// The KV layout decoding under this rule runs on. Relaxed verification
+// changes the text by design, so it runs where multi-row batches are
+// cheapest on CPUs (docs/benchmarks.md): plain attention for one record's
+// draft trees, llama.cpp's default (whose attention skips masked cells) for
+// many records sharing one cache.
+inline kv_layout layout_for(verify_mode m, bool many_records) {
+    return needs_batch_invariance(m) ? kv_layout::batch_invariant
+           : many_records            ? kv_layout::llama_default
+                                     : kv_layout::plain_attention;
+}
 const char * verify_mode_name(verify_mode m);
 
 struct verify_options {

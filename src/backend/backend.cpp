@@ -277,6 +277,15 @@ struct context::impl {
     }
 };
 
+const char * to_string(kv_layout l) {
+    switch (l) {
+        case kv_layout::batch_invariant: return "batch-invariant KV layout (Q8_0 keys, F16 values, flash attention)";
+        case kv_layout::llama_default: return "llama.cpp's default KV layout (F16 keys and values, flash attention)";
+        case kv_layout::plain_attention: return "F16 keys and values, attention without flash attention";
+    }
+    return "?";
+}
+
 context::context(const model & m, const context_options & opts) : model_(m), impl_(std::make_unique<impl>()) {
     if (opts.n_ctx < 16) {
         throw error("context too small: --ctx must be at least 16 tokens (got " + std::to_string(opts.n_ctx) + ")");
@@ -293,10 +302,14 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     cp.n_threads = std::max(threads, 1);
     cp.n_threads_batch = cp.n_threads;
     cp.kv_unified = opts.kv_unified;
-    if (opts.batch_invariant && !m.on_gpu()) {
+    // On a GPU (CUDA's attention kernels want equal K and V types) every
+    // layout is llama.cpp's default.
+    if (opts.layout == kv_layout::batch_invariant && !m.on_gpu()) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
         cp.type_k = GGML_TYPE_Q8_0;
         cp.type_v = GGML_TYPE_F16;
+    } else if (opts.layout == kv_layout::plain_attention && !m.on_gpu()) {
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     }
     cp.no_perf = true;
     cp.embeddings = opts.embeddings;

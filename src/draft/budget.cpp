@@ -62,6 +62,13 @@ cost_model cost_model::load(const std::string & path) {
     }
 }
 
+namespace {
+double median(std::vector<double> & v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+}  // namespace
+
 cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes, int32_t depth, int32_t reps) {
     const model & m = ctx.get_model();
     const token t = m.tokenize(" the", false, false).at(0);
@@ -89,29 +96,141 @@ cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes,
                 runs.push_back(el);
             }
         }
-        std::nth_element(runs.begin(), runs.begin() + static_cast<long>(runs.size() / 2), runs.end());
         // A bigger batch never costs less; a lower reading is noise from a
         // shared machine, so keep the curve non-decreasing.
-        ms.push_back(std::max(runs[runs.size() / 2], ms.empty() ? 0.0 : ms.back()));
+        ms.push_back(std::max(median(runs), ms.empty() ? 0.0 : ms.back()));
     }
     ctx.seq_rm(0, 0, -1);
     return cost_model(sizes, ms);
 }
 
-std::string calibration_path(const model_info & m, int32_t n_threads, bool batch_invariant) {
+std::vector<batch_shape_timing> measure_batch_shapes(std::span<context * const> ctxs, const std::vector<int32_t> & depths,
+                                                     const std::vector<int32_t> & rows, int32_t reps) {
+    if (ctxs.empty()) {
+        return {};
+    }
+    const token t = ctxs[0]->get_model().tokenize(" the", false, false).at(0);
+    const size_t nc = ctxs.size();
+    batch b;
+    std::vector<seq_id> root_seqs;
+    std::vector<std::vector<double>> chain(nc), rebuilt(nc), tree(nc);
+    std::vector<batch_shape_timing> out;
+    auto timed = [&](context & ctx, int32_t clear_to) {
+        const double d0 = ctx.decode_seconds();
+        ctx.decode(b);
+        const double ms = 1000.0 * (ctx.decode_seconds() - d0);
+        ctx.seq_rm(0, clear_to, -1);
+        return ms;
+    };
+    auto add_chain = [&](int32_t depth, int32_t n) {
+        b.clear();
+        for (int32_t k = 0; k < n; ++k) {
+            b.add(t, depth + k, 0, true);
+        }
+    };
+    for (const int32_t depth : depths) {
+        for (context * ctx : ctxs) {
+            ctx->seq_rm(0, 0, -1);
+            b.clear();
+            for (int32_t i = 0; i < depth; ++i) {
+                b.add(t, i, 0, false);
+            }
+            ctx->decode(b);
+        }
+        for (const int32_t n : rows) {
+            const int32_t branches = std::max(1, (n - 1 + 2) / 3);
+            for (context * ctx : ctxs) {
+                if (static_cast<uint32_t>(branches) + 1 > ctx->n_seq_max()) {
+                    throw error("measure_batch_shapes: " + std::to_string(n) + " rows need " +
+                                std::to_string(branches + 1) + " sequences, a context has " +
+                                std::to_string(ctx->n_seq_max()));
+                }
+            }
+            for (size_t c = 0; c < nc; ++c) {
+                chain[c].clear();
+                rebuilt[c].clear();
+                tree[c].clear();
+            }
+            // Contexts take turns at every repetition, so a machine's drift
+            // reaches all of them alike.
+            for (int32_t r = 0; r <= reps; ++r) {
+                for (size_t c = 0; c < nc; ++c) {
+                    context & ctx = *ctxs[c];
+                    // chain, the same shape twice in a row: the second run reuses the graph
+                    add_chain(depth, n);
+                    timed(ctx, depth);
+                    add_chain(depth, n);
+                    const double ch = timed(ctx, depth);
+                    // chain after another shape
+                    add_chain(depth, n + 1);
+                    timed(ctx, depth);
+                    add_chain(depth, n);
+                    const double cr = timed(ctx, depth);
+                    // tree: the root in every sequence, node j of the other n - 1 in branch j % branches
+                    root_seqs.assign(1, 0);
+                    for (seq_id s = 1; s <= branches; ++s) {
+                        root_seqs.push_back(s);
+                        ctx.seq_cp(0, s, -1, -1);
+                    }
+                    b.clear();
+                    b.add(t, depth, root_seqs, true);
+                    for (int32_t j = 0; j < n - 1; ++j) {
+                        b.add(t, depth + 1 + j / branches, 1 + j % branches, true);
+                    }
+                    const double tr = timed(ctx, depth);
+                    for (seq_id s = 1; s <= branches; ++s) {
+                        ctx.seq_rm(s, -1, -1);
+                    }
+                    if (r > 0) {  // the first round warms caches
+                        chain[c].push_back(ch);
+                        rebuilt[c].push_back(cr);
+                        tree[c].push_back(tr);
+                    }
+                }
+            }
+            batch_shape_timing st{depth, n, branches, {}, {}, {}};
+            for (size_t c = 0; c < nc; ++c) {
+                st.chain_ms.push_back(median(chain[c]));
+                st.chain_rebuilt_ms.push_back(median(rebuilt[c]));
+                st.tree_ms.push_back(median(tree[c]));
+            }
+            out.push_back(std::move(st));
+        }
+    }
+    for (context * ctx : ctxs) {
+        ctx->seq_rm(0, 0, -1);
+    }
+    return out;
+}
+
+std::string calibration_path(const model_info & m, int32_t n_threads, kv_layout layout) {
     char name[128];
-    // "kv3": measured with the batch-invariant KV layout (Q8_0 keys, F16
-    // values), "llamakv": with llama.cpp's default one; bump when the
-    // context setup changes what a batch costs.
-    std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-t%d.json", batch_invariant ? "kv3" : "llamakv",
+    // One name per KV layout; bump a name when the context setup changes
+    // what a batch costs.
+    const char * tag = layout == kv_layout::batch_invariant ? "kv3"
+                       : layout == kv_layout::llama_default ? "llamakv"
+                                                            : "plainattn";
+    std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-t%d.json", tag,
                   static_cast<unsigned long long>(m.vocab_fingerprint),
                   static_cast<unsigned long long>(m.size_bytes), n_threads);
     return cache_dir() + "/calibration/" + name;
 }
 
-cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose, bool batch_invariant) {
+cost_model calibrate_cost_curve(const model & m, int32_t n_threads, kv_layout layout, int32_t reps) {
+    context_options co;
+    co.n_ctx = 1024;
+    co.n_threads = n_threads;
+    co.layout = layout;
+    context ctx(m, co);
+    const auto c = measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, reps);
+    c.save(calibration_path(m.info(), n_threads, layout),
+           m.info().path + ", " + std::to_string(n_threads) + " threads, context depth 256, " + to_string(layout));
+    return c;
+}
+
+cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool verbose, kv_layout layout) {
     const int32_t threads = n_threads > 0 ? n_threads : static_cast<int32_t>(std::thread::hardware_concurrency());
-    const std::string path = calibration_path(m.info(), threads, batch_invariant);
+    const std::string path = calibration_path(m.info(), threads, layout);
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) {
         return cost_model::load(path);
@@ -119,15 +238,7 @@ cost_model load_or_measure_cost_curve(const model & m, int32_t n_threads, bool v
     if (verbose) {
         std::fprintf(stderr, "measuring this machine's verification cost curve (once; cached in %s)\n", path.c_str());
     }
-    context_options co;
-    co.n_ctx = 1024;
-    co.n_threads = threads;
-    co.batch_invariant = batch_invariant;
-    context ctx(m, co);
-    const auto c = measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 5);
-    c.save(path, m.info().path + ", " + std::to_string(threads) + " threads, context depth 256, " +
-                     (batch_invariant ? "batch-invariant KV layout" : "llama.cpp's default KV layout"));
-    return c;
+    return calibrate_cost_curve(m, threads, layout, 5);
 }
 
 double acceptance_tracker::alpha() const { return std::clamp(accepted / predicted, 0.05, 8.0); }

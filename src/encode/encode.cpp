@@ -170,7 +170,7 @@ encode_summary run_encode(const encode_options & o) {
 
     context_options co;
     co.embeddings = true;
-    co.batch_invariant = false;
+    co.layout = kv_layout::llama_default;
     co.n_threads = o.threads;
     co.n_seq_max = static_cast<uint32_t>(o.batch);
     co.n_ctx = static_cast<uint32_t>(o.batch * (o.max_text_tokens + 1));

@@ -112,6 +112,33 @@ class acceptance_calibration {
 };
 }  // namespace
 
+void draft_gate::record_step(double tokens, double seconds) {
+    constexpr double f = 0.99;
+    tokens_[mode_] = f * tokens_[mode_] + tokens;
+    seconds_[mode_] = f * seconds_[mode_] + seconds;
+    if (++in_block_ < block_) {
+        return;
+    }
+    in_block_ = 0;
+    ++blocks_[mode_];
+    if (blocks_[0] < 2 || blocks_[1] < 2) {
+        mode_ = 1 - mode_;
+        return;
+    }
+    const int best = rate(true) >= rate(false) ? 1 : 0;
+    if (mode_ == best && ++since_explore_ >= explore_every_) {
+        since_explore_ = 0;
+        mode_ = 1 - best;
+    } else {
+        mode_ = best;
+    }
+}
+
+double draft_gate::rate(bool with_drafts) const {
+    const int m = with_drafts ? 1 : 0;
+    return seconds_[m] > 0 ? tokens_[m] / seconds_[m] : 0.0;
+}
+
 struct batched_decoder::slot {
     bool active = false;
     size_t record = 0;
@@ -160,6 +187,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     std::vector<candidate> cands;
     step_cost_fit fit;
     acceptance_calibration calib;
+    draft_gate gate;
     batched_totals tot;
     const auto t_run = clock_type::now();
     size_t next = 0;
@@ -294,6 +322,9 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 }
             }
         }
+        if (prefill_rows == 0 && !gate.drafting()) {
+            kept = 0;
+        }
         for (size_t k = 0; k < kept; ++k) {
             slot & sl = slots[static_cast<size_t>(cands[k].slot)];
             sl.keep = std::max(sl.keep, cands[k].j + 1);
@@ -343,6 +374,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
 
         // Verify each record's part, keep its accepted cells, emit.
         const auto now = clock_type::now();
+        int64_t step_tokens = 0;
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
             if (!sl.active) {
@@ -405,8 +437,9 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 const bool ok = emit(sl.chain.nodes[vr.accepted[k]].tok, vr.gaps.empty() ? 0.0f : vr.gaps[k]);
                 sl.r.stats.accepted_tokens += ok;
                 tot.accepted_tokens += ok;
+                step_tokens += ok;
             }
-            emit(next_tok, next_gap);
+            step_tokens += emit(next_tok, next_gap);
             if (stop || static_cast<int32_t>(sl.r.tokens.size()) >= g.max_tokens) {
                 // KV cells past the emitted tokens are not needed; the slot is reused.
                 sl.r.stats.seconds = seconds_between(sl.t0, clock_type::now());
@@ -425,6 +458,9 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 sl.active = false;
                 on_done(sl.record, std::move(sl.r));
             }
+        }
+        if (opts_.speculate && prefill_rows == 0) {
+            gate.record_step(static_cast<double>(step_tokens), step_s);
         }
     }
     tot.seconds = seconds_between(t_run, clock_type::now());

@@ -207,9 +207,16 @@ llama_peer::llama_peer(const model & m, const std::string & method, int32_t thre
             }
         }
     }
+    // fa=0: llama.cpp's attention without its flash-attention kernel, as
+    // dare's relaxed tree engine runs (kv_layout::plain_attention).
+    int flash_attn = 1;
+    rd.take("fa", flash_attn);
     rd.check_all_used();
 
     llama_context_params cp = llama_context_default_params();
+    if (!flash_attn) {
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    }
     cp.n_ctx = n_ctx;
     cp.n_batch = std::min<uint32_t>(cp.n_batch, n_ctx);
     cp.n_ubatch = std::min(cp.n_ubatch, cp.n_batch);

@@ -80,10 +80,10 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     speculative_options base;
     base.limits = o.limits;
     // Strict methods and vanilla share the batch-invariant layout; relaxed
-    // methods get a context with llama.cpp's default one (verify.h).
-    cost_model cost_invariant, cost_default;
+    // methods get a context of their own layout (verify.h, layout_for).
+    cost_model cost_invariant, cost_relaxed;
     if (o.auto_budget) {
-        cost_invariant = load_or_measure_cost_curve(m, threads, true, true);
+        cost_invariant = load_or_measure_cost_curve(m, threads, true, kv_layout::batch_invariant);
     }
     context_options co;
     co.n_ctx = o.n_ctx;
@@ -94,10 +94,10 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     auto relaxed_context = [&]() -> context & {
         if (!fast_ctx) {
             context_options fc = co;
-            fc.batch_invariant = false;
+            fc.layout = layout_for(verify_mode::relaxed, false);
             fast_ctx = std::make_unique<context>(m, fc);
             if (o.auto_budget) {
-                cost_default = load_or_measure_cost_curve(m, threads, true, false);
+                cost_relaxed = load_or_measure_cost_curve(m, threads, true, fc.layout);
             }
         }
         return *fast_ctx;
@@ -147,7 +147,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
             mt.strict = so.verify.mode == verify_mode::strict;
             mt.res.verify = verify_mode_name(so.verify.mode);
             context & c = needs_batch_invariance(so.verify.mode) ? ctx : relaxed_context();
-            so.cost = &c == &ctx ? cost_invariant : cost_default;
+            so.cost = &c == &ctx ? cost_invariant : cost_relaxed;
             mt.spec = std::make_unique<speculative_decoder>(c, so);
         }
         mt.res.method = name;
@@ -300,8 +300,7 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
     bo.spec.limits = o.limits;
     bo.spec.verify = o.verify;
     bo.spec.self_draft = o.self_draft;
-    const bool invariant = needs_batch_invariance(o.verify.mode);
-    bo.spec.cost = load_or_measure_cost_curve(m, threads, true, invariant);
+    const kv_layout tree_layout = layout_for(o.verify.mode, false), batch_layout = layout_for(o.verify.mode, true);
     generation_options g;
     g.max_tokens = o.max_tokens;
 
@@ -317,7 +316,9 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         context_options co;
         co.n_seq_max = tree_engine ? std::max(batched_seq_max(B), speculative_seq_max(o.limits)) : batched_seq_max(B);
         co.n_threads = threads;
-        co.batch_invariant = invariant;  // plain batching too: the same layout on both sides of the comparison
+        // plain batching too: the same layout on both sides of the comparison
+        co.layout = tree_engine ? tree_layout : batch_layout;
+        bo.spec.cost = load_or_measure_cost_curve(m, threads, true, co.layout);
         const size_t per_record =  // prompt, output and the largest draft (a tree's nodes at B = 1)
             longest + static_cast<size_t>(o.max_tokens + std::max(o.limits.max_depth, o.limits.max_nodes)) + 1;
         co.n_ctx = static_cast<uint32_t>(static_cast<size_t>(B) * per_record);

@@ -27,14 +27,15 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     mo.verbose = o.verbose;
     model_ = std::make_unique<model>(o.model, mo);
     // Plain decoding keeps the invariant layout too: it is the reference strict runs reproduce.
-    const bool invariant = !speculative() || needs_batch_invariance(spec_.verify.mode);
+    const kv_layout layout =
+        speculative() ? layout_for(spec_.verify.mode, false) : kv_layout::batch_invariant;
     if (speculative() && o.auto_budget) {
-        spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, invariant);
+        spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, layout);
     }
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;
-    co.batch_invariant = invariant;
+    co.layout = layout;
     co.n_seq_max = speculative() ? speculative_seq_max(spec_.limits) : 1;
     ctx_ = std::make_unique<context>(*model_, co);
     vanilla_ = std::make_unique<vanilla_decoder>(*ctx_);
@@ -46,12 +47,16 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     }
     if (o.parallel > 1) {
         context_options bc = co;
+        bc.layout = speculative() ? layout_for(spec_.verify.mode, true) : kv_layout::batch_invariant;
         bc.n_ctx = o.n_ctx * static_cast<uint32_t>(o.parallel);
         bc.n_seq_max = batched_seq_max(o.parallel);
         batch_ctx_ = std::make_unique<context>(*model_, bc);
         batched_options bo;
         bo.parallel = o.parallel;
         bo.spec = spec_;
+        if (speculative() && o.auto_budget) {
+            bo.spec.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout);
+        }
         bo.speculate = speculative();
         batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
     }

@@ -1,6 +1,7 @@
 // dare command-line front end: parses flags and hands each subcommand to the
 // library. Exit codes: 0 ok, 1 runtime error (bad file, bad model...), 2 usage.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -348,29 +349,67 @@ void add_bench_pool_command(CLI::App & app, dare::pool_bench_options & o) {
     c->callback([&o] { std::printf("%s", dare::pool_bench_table(dare::run_pool_bench(o)).c_str()); });
 }
 
-void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & threads) {
+// `dare calibrate --shapes`: what a tree-shaped verification batch costs
+// against the chain the cost curve measures, in each KV layout.
+void print_batch_shapes(const dare::model & m, int32_t threads, const std::vector<int32_t> & depths) {
+    const std::vector<int32_t> rows = {1, 2, 4, 8, 12, 16, 24};
+    std::vector<std::unique_ptr<dare::context>> owned;
+    std::vector<dare::context *> ctxs;
+    for (int layout = 0; layout < 3; ++layout) {
+        dare::context_options co;
+        co.n_ctx = static_cast<uint32_t>(*std::max_element(depths.begin(), depths.end())) + 64;
+        co.n_threads = threads;
+        co.layout = layout == 0 ? dare::kv_layout::batch_invariant
+                    : layout == 1 ? dare::kv_layout::llama_default
+                                  : dare::kv_layout::plain_attention;
+        co.n_seq_max = 16;
+        owned.push_back(std::make_unique<dare::context>(m, co));
+        ctxs.push_back(owned.back().get());
+    }
+    const auto res = dare::measure_batch_shapes(ctxs, depths, rows, 7);
+    std::printf("Milliseconds per decode, %d threads, median of 7, layouts taking turns. Layouts: invariant = "
+                "batch-invariant (Q8_0 keys, F16 values, flash attention), default = llama.cpp's (F16 keys and "
+                "values, flash attention), plain = default without flash attention.\n\n"
+                "| depth | rows | chain: invariant | default | plain | chain, graph rebuilt: invariant | default | plain "
+                "| tree: invariant | default | plain | branches |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+                threads);
+    for (const auto & s : res) {
+        std::printf("| %d | %d |", s.depth, s.rows);
+        for (const auto * v : {&s.chain_ms, &s.chain_rebuilt_ms, &s.tree_ms}) {
+            for (const double x : *v) {
+                std::printf(" %.2f |", x);
+            }
+        }
+        std::printf(" %d |\n", s.branches);
+    }
+}
+
+void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & threads,
+                           std::vector<int32_t> & shape_depths) {
     auto * c = app.add_subcommand("calibrate",
                                   "Measure how a verification batch of n tokens costs against one token on this machine "
                                   "(cached; --budget auto uses it)");
     c->add_option("--model", model_path, "GGUF model")->capture_default_str();
     c->add_option("--threads", threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
-    c->callback([&model_path, &threads] {
+    c->add_option("--shapes", shape_depths,
+                  "Instead of the curve, compare chain- and tree-shaped batches of 1 to 24 rows at these context "
+                  "depths (comma-separated; a diagnostic, nothing is saved)")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    c->callback([&model_path, &threads, &shape_depths] {
         const dare::model m(model_path);
         const int32_t t = threads > 0 ? threads : static_cast<int32_t>(std::thread::hardware_concurrency());
-        // Both KV layouts: strict decoding runs on the batch-invariant one,
-        // relaxed on llama.cpp's default one (dare/verify.h).
-        for (const bool invariant : {true, false}) {
-            dare::context_options co;
-            co.n_ctx = 1024;
-            co.n_threads = t;
-            co.batch_invariant = invariant;
-            dare::context ctx(m, co);
-            const auto cm = dare::measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, 7);
-            const std::string path = dare::calibration_path(m.info(), t, invariant);
-            const std::string layout = invariant ? "batch-invariant KV layout" : "llama.cpp's default KV layout";
-            cm.save(path, m.info().path + ", " + std::to_string(t) + " threads, context depth 256, " + layout);
+        if (!shape_depths.empty()) {
+            print_batch_shapes(m, t, shape_depths);
+            return;
+        }
+        // Every KV layout decoding runs on (dare/verify.h, layout_for).
+        for (const auto layout : {dare::kv_layout::batch_invariant, dare::kv_layout::plain_attention,
+                                  dare::kv_layout::llama_default}) {
+            const auto cm = dare::calibrate_cost_curve(m, t, layout, 7);
+            const std::string path = dare::calibration_path(m.info(), t, layout);
             std::printf("%s:\n\n| n tokens | ms per decode | cost vs 1 token | n / cost |\n|---|---|---|---|\n",
-                        layout.c_str());
+                        dare::to_string(layout));
             for (size_t i = 0; i < cm.sizes().size(); ++i) {
                 const int32_t n = cm.sizes()[i];
                 std::printf("| %d | %.2f | %.2f | %.2f |\n", n, cm.ms()[i], cm.relative(n), n / cm.relative(n));
@@ -384,7 +423,7 @@ struct perplexity_options {
     std::string model, corpus;
     int32_t threads = 0;
     uint32_t n_ctx = 2048;
-    bool llama_default_kv = false;
+    std::string kv_layout = "invariant";
 };
 
 void add_eval_command(CLI::App & app, perplexity_options & o) {
@@ -398,15 +437,20 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--corpus", o.corpus, "JSONL with \"text\" and optional \"prompt\"")->required();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
-    c->add_flag("--llama-default-kv", o.llama_default_kv,
-                "Score with llama.cpp's default KV cache (F16 keys and values) instead of dare's batch-invariant "
-                "one (Q8_0 keys, F16 values), to measure what the latter costs");
+    c->add_option("--kv-layout", o.kv_layout,
+                  "KV layout to score with: invariant (Q8_0 keys, F16 values; strict and vanilla decoding), default "
+                  "(llama.cpp's: F16 keys and values), plain (F16, no flash attention; relaxed decoding), to measure "
+                  "what a layout costs in accuracy")
+        ->check(CLI::IsMember({"invariant", "default", "plain"}))
+        ->capture_default_str();
     c->callback([&o] {
         const dare::model m(o.model);
         dare::context_options co;
         co.n_ctx = o.n_ctx;
         co.n_threads = o.threads;
-        co.batch_invariant = !o.llama_default_kv;
+        co.layout = o.kv_layout == "default" ? dare::kv_layout::llama_default
+                    : o.kv_layout == "plain" ? dare::kv_layout::plain_attention
+                                             : dare::kv_layout::batch_invariant;
         const auto r = dare::corpus_perplexity(m, o.corpus, co);
         std::printf("model %s: %lld records, %lld tokens, mean NLL %.4f nats/token, perplexity %.3f\n",
                     m.info().description.c_str(), static_cast<long long>(r.records), static_cast<long long>(r.tokens),
@@ -527,7 +571,8 @@ int main(int argc, char ** argv) {
     add_bench_pool_command(app, pool_bench_opts);
     std::string calibrate_model = dare::default_model_path();
     int32_t calibrate_threads = 0;
-    add_calibrate_command(app, calibrate_model, calibrate_threads);
+    std::vector<int32_t> calibrate_shapes;
+    add_calibrate_command(app, calibrate_model, calibrate_threads, calibrate_shapes);
     perplexity_options ppl_opts;
     add_eval_command(app, ppl_opts);
     dare::encode_options encode_opts;
