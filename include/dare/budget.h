@@ -46,7 +46,8 @@ cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes,
 // What the cost curve leaves out, measured: decode time of batches of the
 // same row count shaped three ways, at several context depths (sequence 0
 // holds `depth` tokens first), in each of several contexts (KV layouts),
-// which take turns at every repetition. Each context needs n_seq_max > rows / 3 + 1.
+// which take turns at every repetition. A tree of n rows has ceil((n - 1) / 3)
+// branches (at least 1); each context needs n_seq_max above that.
 struct batch_shape_timing {
     int32_t depth = 0;
     int32_t rows = 0;

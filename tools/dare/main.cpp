@@ -355,13 +355,13 @@ void print_batch_shapes(const dare::model & m, int32_t threads, const std::vecto
     const std::vector<int32_t> rows = {1, 2, 4, 8, 12, 16, 24};
     std::vector<std::unique_ptr<dare::context>> owned;
     std::vector<dare::context *> ctxs;
-    for (int layout = 0; layout < 3; ++layout) {
+    // In the order of the table's columns.
+    for (const auto layout : {dare::kv_layout::batch_invariant, dare::kv_layout::llama_default,
+                              dare::kv_layout::plain_attention}) {
         dare::context_options co;
         co.n_ctx = static_cast<uint32_t>(*std::max_element(depths.begin(), depths.end())) + 64;
         co.n_threads = threads;
-        co.layout = layout == 0 ? dare::kv_layout::batch_invariant
-                    : layout == 1 ? dare::kv_layout::llama_default
-                                  : dare::kv_layout::plain_attention;
+        co.layout = layout;
         co.n_seq_max = 16;
         owned.push_back(std::make_unique<dare::context>(m, co));
         ctxs.push_back(owned.back().get());
