@@ -12,7 +12,8 @@
 # (environment, default 1): plain and speculative runs alternate this many
 # times per B and the table shows medians (the VM drifts by 5-15% between
 # back-to-back identical runs).
-# Results: bench/results/<host>-<date>-batch-{items,users}${TAG}.{json,md}
+# Results: bench/results/<host>-<date>-batch-{items,users}${TAG}.{json,md};
+# every decode step (rows by kind, tokens, ms) in out/bench/batch-{items,users}${TAG}-steps.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"; PARALLEL="${2:-1,4,16,32}"
@@ -30,5 +31,5 @@ for SET in ${SETS:-items users}; do
   echo "== $SET" >&2
   "$DARE" bench-batch --model "$MODEL" --prompts "$W/batch_$SET.jsonl" --pool "$W/$SET.trie.pool" \
     --parallel "$PARALLEL" --max-tokens 128 --threads "$THREADS" --verify relaxed --repeat "${REPEAT:-1}" \
-    --json "bench/results/$STAMP-batch-$SET${TAG:-}.json" | tee "bench/results/$STAMP-batch-$SET${TAG:-}.md"
+    --json "bench/results/$STAMP-batch-$SET${TAG:-}.json" --step-log "$W/batch-$SET${TAG:-}-steps.tsv" | tee "bench/results/$STAMP-batch-$SET${TAG:-}.md"
 done

@@ -10,17 +10,16 @@
 // is decided for the whole batch at once: candidates from every record are
 // ranked by their acceptance probability (the node's pool estimate,
 // score / root score, calibrated online by how often nodes with such an
-// estimate were accepted in this run) and the batch keeps the prefix that
-// maximises expected tokens per unit of step time,
-//     (active records + sum of kept probabilities) / cost(base rows + kept),
-// where cost is a line fitted online to this run's step times (a row in a
-// batch also attends over the other records' KV cells, which the one-sequence
-// calibration curve does not see; the curve is used until the fit is ready),
-// so where a batch is already compute-bound the drafts shrink to none and
-// the step is plain batched decoding. Those are models and can be wrong (a
-// record's long prefill in most steps leaves the fit little to go on), so a
-// draft_gate (below) also compares the throughput actually reached with and
-// without drafts and keeps drafting only while it is the faster of the two.
+// estimate were accepted in this run) and the batch keeps the prefix with the
+// largest expected saving (drafts_worth_keeping, below). The step cost is a
+// line fitted online to this run's decode-only step times (a row in a batch
+// also attends over the other records' KV cells, which the one-sequence
+// calibration curve does not see; the curve is used until the fit is
+// ready), so where a batch is already compute-bound the drafts shrink to
+// none and the step is plain batched decoding. Those
+// are models and can be wrong, so a draft_gate (below) also compares the
+// throughput actually reached with and without drafts, and while drafting
+// is the slower side no step drafts.
 //
 // Pools: a record's prompt goes into its pool when it starts, its output when
 // it finishes (records decoded side by side cannot stream into one pool).
@@ -39,10 +38,21 @@
 
 namespace dare {
 
+// One decode step, as reported to batched_options::on_step (diagnostics).
+struct batched_step {
+    int32_t prefill_rows = 0;  // prompt rows of records not yet started
+    int32_t decode_rows = 0;   // one per started record (its last token)
+    int32_t draft_rows = 0;    // draft chain rows kept for this step
+    int32_t tokens = 0;        // tokens emitted by the step
+    double seconds = 0;        // inside llama.cpp's decode
+    bool gate_drafting = true; // the gate's side for decode-only steps
+};
+
 struct batched_options {
     int32_t parallel = 4;              // records decoded together (slots)
     speculative_options spec;          // limits, verification, cost curve, self_draft
     bool speculate = true;             // false: plain continuous batching
+    std::function<void(const batched_step &)> on_step;  // optional, called after every step
 };
 
 struct batched_totals {
@@ -86,7 +96,8 @@ class batched_decoder {
 // none, until each side has had two blocks; then the side with more tokens
 // per second (exponentially forgotten per step) runs, and the other gets one
 // block in every `explore_every` to follow drift. Steps with prefill rows are
-// left out: their time does not depend on the drafts.
+// not measured (their time is mostly the prompt rows'); they draft only while
+// the gate is on the drafting side.
 class draft_gate {
   public:
     explicit draft_gate(int32_t block = 8, int32_t explore_every = 8) : block_(block), explore_every_(explore_every) {}
@@ -101,6 +112,19 @@ class draft_gate {
     double tokens_[2] = {0, 0}, seconds_[2] = {0, 0};
     int32_t blocks_[2] = {0, 0};
 };
+
+// How many draft rows a step keeps: the prefix of the candidates' acceptance
+// probabilities `p` (best first) with the largest expected saving,
+//     sum(p[0..k)) * cost(decode_rows) / decode_rows - (cost(base_rows + k) - cost(base_rows)),
+// 0 when no prefix saves anything. An accepted token saves its record a
+// later step, worth what a plain step of the decode_rows started records
+// pays per token; a draft row costs what it adds to this step's base rows
+// (decode rows plus any prompt rows). A step-rate rule, (tokens + sum p) /
+// cost(rows), lets hundreds of prompt rows make any draft look cheap:
+// measured at B = 16 on users, 2516 draft rows rode in prompt steps and cost
+// more than the tokens they won were worth (docs/benchmarks.md).
+size_t drafts_worth_keeping(std::span<const double> p, int32_t decode_rows, int32_t base_rows,
+                            const std::function<double(int32_t)> & cost);
 
 // The sequences a context for `parallel` slots needs.
 inline uint32_t batched_seq_max(int32_t parallel) { return static_cast<uint32_t>(parallel); }

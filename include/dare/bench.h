@@ -71,6 +71,7 @@ struct batch_bench_options {
     bool self_draft = true;
     int32_t repeat = 1;  // plain and speculative runs alternate this many times per B
     std::string json_out;
+    std::string step_log;  // optional: one TSV line per decode step of every run
 };
 
 struct batch_bench_row {

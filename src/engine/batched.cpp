@@ -45,12 +45,16 @@ struct candidate {
 };
 
 // Step time as a line in the batch's rows, fitted online (least squares with
-// exponential forgetting) from the steps of this run. The calibrated curve is
-// measured on one sequence; in a batch every row also attends over the other
-// records' KV cells, so a row costs more than the curve says and the real
-// marginal cost has to come from the batch itself. Prefill steps (hundreds
-// of rows) and decode steps (about one row per record) spread the rows enough
-// for a stable slope.
+// exponential forgetting) from the decode-only steps of this run. The
+// calibrated curve is measured on one sequence; in a batch every row also
+// attends over the other records' KV cells, so a row costs more than the
+// curve says and the real marginal cost has to come from the batch itself.
+// Records starting and finishing (and drafts) spread the rows for a slope;
+// once every slot is busy and nothing is drafted, all steps have the same
+// rows and the spread is forgotten, so the last line the data supported
+// stays in use (falling back to the curve there drafted again at B = 32,
+// measured: 31 steps of drafts, 25% accepted, in a run whose other steps
+// drafted none).
 class step_cost_fit {
   public:
     void add(double rows, double ms) {
@@ -61,23 +65,26 @@ class step_cost_fit {
         rr_ = f * rr_ + rows * rows;
         rt_ = f * rt_ + rows * ms;
         ++n_;
-    }
-    // Intercept and slope, when the fit is usable.
-    bool line(double & a, double & b) const {
-        if (n_ < 8) {
-            return false;
-        }
         const double var = rr_ / w_ - (r_ / w_) * (r_ / w_);
-        if (var < 1.0) {
-            return false;
+        if (n_ >= 8 && var >= 1.0) {
+            const double b = (rt_ / w_ - (r_ / w_) * (t_ / w_)) / var;
+            const double a = t_ / w_ - b * r_ / w_;
+            if (b > 0) {  // a negative intercept: rows cost in proportion, no fixed part
+                a_ = std::max(0.0, a);
+                b_ = b;
+            }
         }
-        b = (rt_ / w_ - (r_ / w_) * (t_ / w_)) / var;
-        a = t_ / w_ - b * r_ / w_;
-        return a > 0 && b > 0;
+    }
+    // Intercept and slope, once the steps have supported a line.
+    bool line(double & a, double & b) const {
+        a = a_;
+        b = b_;
+        return b_ > 0;
     }
 
   private:
     double w_ = 0, r_ = 0, t_ = 0, rr_ = 0, rt_ = 0;
+    double a_ = 0, b_ = 0;
     int64_t n_ = 0;
 };
 // How often a draft node with a given estimate (min(1, score / root score))
@@ -139,6 +146,26 @@ double draft_gate::rate(bool with_drafts) const {
     return seconds_[m] > 0 ? tokens_[m] / seconds_[m] : 0.0;
 }
 
+size_t drafts_worth_keeping(std::span<const double> p, int32_t decode_rows, int32_t base_rows,
+                            const std::function<double(int32_t)> & cost) {
+    if (p.empty() || decode_rows < 1) {
+        return 0;
+    }
+    const double token_value = cost(decode_rows) / decode_rows;
+    const double base_cost = cost(base_rows);
+    double sum = 0, best = 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < p.size(); ++k) {
+        sum += p[k];
+        const double saving = sum * token_value - (cost(base_rows + static_cast<int32_t>(k) + 1) - base_cost);
+        if (saving > best) {
+            best = saving;
+            kept = k + 1;
+        }
+    }
+    return kept;
+}
+
 struct batched_decoder::slot {
     bool active = false;
     size_t record = 0;
@@ -185,6 +212,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     draft_merger merger;
     batch b;
     std::vector<candidate> cands;
+    std::vector<double> probs;
     step_cost_fit fit;
     acceptance_calibration calib;
     draft_gate gate;
@@ -285,44 +313,40 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             break;
         }
         int32_t prefill_rows = 0;
-        int32_t tokens_expected = decode_rows;
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
             if (sl.active && !sl.started) {
                 const int32_t pending = static_cast<int32_t>(sl.context.size() - sl.kv_len);
                 sl.chunk = std::min(pending, std::max(0, row_limit - decode_rows - prefill_rows));
                 prefill_rows += sl.chunk;
-                tokens_expected += sl.chunk == pending;  // the whole prompt is in: its first token comes out
             }
         }
         const int32_t base_rows = decode_rows + prefill_rows;
 
-        // Keep the prefix of all candidates, best first, that maximises
-        // expected tokens per unit of cost (everything without a cost curve),
-        // within the row limit.
+        // Keep the prefix of all candidates, best first, with the largest
+        // expected saving (drafts_worth_keeping); no cost curve: everything
+        // within the row limit. While the gate has measured drafting to be
+        // slower, nothing.
         std::sort(cands.begin(), cands.end(), [](const candidate & a, const candidate & c) {
             if (a.p != c.p) return a.p > c.p;
             if (a.slot != c.slot) return a.slot < c.slot;
             return a.j < c.j;
         });
         size_t kept = std::min(cands.size(), static_cast<size_t>(std::max(0, row_limit - base_rows)));
-        if (!opts_.spec.cost.empty()) {
+        if (!opts_.spec.cost.empty() && kept > 0) {
             double fa = 0, fb = 0;
             const bool fitted = slots.size() > 1 && fit.line(fa, fb);
-            auto cost = [&](int32_t rows) { return fitted ? fa + fb * rows : opts_.spec.cost.relative(rows); };
-            const size_t limit = kept;
-            double sum = tokens_expected, best = sum / cost(base_rows);
-            kept = 0;
-            for (size_t k = 0; k < limit; ++k) {
-                sum += cands[k].p;
-                const double rate = sum / cost(base_rows + static_cast<int32_t>(k) + 1);
-                if (rate > best) {
-                    best = rate;
-                    kept = k + 1;
-                }
+            probs.clear();
+            for (size_t k = 0; k < kept; ++k) {
+                probs.push_back(cands[k].p);
             }
+            kept = fitted ? drafts_worth_keeping(probs, decode_rows, base_rows,
+                                                 [fa, fb](int32_t rows) { return fa + fb * rows; })
+                          : drafts_worth_keeping(probs, decode_rows, base_rows, [this](int32_t rows) {
+                                return opts_.spec.cost.relative(rows);
+                            });
         }
-        if (prefill_rows == 0 && !gate.drafting()) {
+        if (!gate.drafting()) {
             kept = 0;
         }
         for (size_t k = 0; k < kept; ++k) {
@@ -458,6 +482,10 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 sl.active = false;
                 on_done(sl.record, std::move(sl.r));
             }
+        }
+        if (opts_.on_step) {
+            opts_.on_step({prefill_rows, decode_rows, static_cast<int32_t>(b.size()) - base_rows,
+                           static_cast<int32_t>(step_tokens), step_s, gate.drafting()});
         }
         if (opts_.speculate && prefill_rows == 0) {
             gate.record_step(static_cast<double>(step_tokens), step_s);

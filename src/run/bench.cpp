@@ -306,6 +306,14 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
 
     std::vector<batch_bench_row> rows;
     std::vector<std::vector<token>> reference;  // plain decoding at the first B
+    std::ofstream step_log;
+    if (!o.step_log.empty()) {
+        step_log.open(o.step_log);
+        if (!step_log) {
+            throw error("cannot write " + o.step_log);
+        }
+        step_log << "parallel\tspeculate\trepeat\tstep\tprefill_rows\tdecode_rows\tdraft_rows\ttokens\tms\tgate_drafting\n";
+    }
     for (const int32_t B : o.parallel) {
         if (B < 1) {
             throw error("--parallel values must be at least 1");
@@ -333,6 +341,14 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
             }
             bo.parallel = B;
             bo.speculate = spec;
+            int64_t step_no = 0;
+            if (step_log.is_open()) {
+                bo.on_step = [&, B, spec, rep](const batched_step & st) {
+                    step_log << B << '\t' << spec << '\t' << rep << '\t' << step_no++ << '\t' << st.prefill_rows << '\t'
+                             << st.decode_rows << '\t' << st.draft_rows << '\t' << st.tokens << '\t'
+                             << 1e3 * st.seconds << '\t' << st.gate_drafting << '\n';
+                };
+            }
             batched_decoder dec(ctx, bo);
             batch_bench_row row;
             row.parallel = B;

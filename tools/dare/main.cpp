@@ -324,6 +324,9 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
     c->add_option("--draft-depth", o.limits.max_depth, "Longest draft chain")->check(CLI::Range(0, 64))->capture_default_str();
     c->add_option("--self-draft", o.self_draft, "Also draft from each record's own context")->capture_default_str();
     c->add_option("--json", o.json_out, "Write results as JSON here");
+    c->add_option("--step-log", o.step_log,
+                  "Write one TSV line per decode step (B, speculation, repeat, prefill/decode/draft rows, tokens, "
+                  "ms, gate side) here");
     c->callback([&o] {
         o.verify.mode = dare::parse_verify_mode(verify);
         const auto r = dare::run_batch_bench(o);
