@@ -14,9 +14,10 @@
 // largest expected saving (drafts_worth_keeping, below). The step cost is a
 // line fitted online to this run's decode-only step times (a row in a batch
 // also attends over the other records' KV cells, which the one-sequence
-// calibration curve does not see; the curve is used until the fit is
-// ready), so where a batch is already compute-bound the drafts shrink to
-// none and the step is plain batched decoding. Those
+// calibration curve does not see, so nothing is drafted until the fit is
+// ready; one record alone uses the curve), so where a batch is already
+// compute-bound the drafts shrink to none and the step is plain batched
+// decoding. Those
 // are models and can be wrong, so a draft_gate (below) also compares the
 // throughput actually reached with and without drafts, and while drafting
 // is the slower side no step drafts.
