@@ -224,18 +224,21 @@ TEST(Batched, DraftsAreKeptOnlyWhereTheySave) {
     // token, so a draft row (5 ms) saves time only above p = 2/3.
     const auto line = [](int32_t rows) { return 10.0 + 5.0 * rows; };
     const std::vector<double> p = {0.9, 0.8, 0.7, 0.6, 0.3};
-    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 4, line), 3u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 4, 1000, line), 3u);
     // The same records beside 500 prompt rows: the same three, where a
     // step-rate rule would keep all five ((4 + 3.3) / 2555 > 4 / 2530).
-    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 504, line), 3u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 504, 1000, line), 3u);
     // Rows that cost nothing extra (a batch with room left): all of them.
     const auto flat = [](int32_t rows) { return rows <= 16 ? 40.0 : 40.0 + 5.0 * (rows - 16); };
-    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 4, flat), 5u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 4, 1000, flat), 5u);
+    // ... but not past the rows the cost is trusted for.
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 4, 6, flat), 2u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 4, 504, 100, line), 0u);
     // Compute-bound (no intercept): a row costs what a token is worth, so
     // nothing short of certainty pays.
     const auto proportional = [](int32_t rows) { return 5.0 * rows; };
-    EXPECT_EQ(dare::drafts_worth_keeping(p, 8, 8, proportional), 0u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 8, 8, 1000, proportional), 0u);
     // Nothing to weigh.
-    EXPECT_EQ(dare::drafts_worth_keeping({}, 4, 4, line), 0u);
-    EXPECT_EQ(dare::drafts_worth_keeping(p, 0, 500, line), 0u);
+    EXPECT_EQ(dare::drafts_worth_keeping({}, 4, 4, 1000, line), 0u);
+    EXPECT_EQ(dare::drafts_worth_keeping(p, 0, 500, 1000, line), 0u);
 }

@@ -15,12 +15,12 @@
 // line fitted online to this run's decode-only step times (a row in a batch
 // also attends over the other records' KV cells, which the one-sequence
 // calibration curve does not see, so nothing is drafted until the fit is
-// ready; one record alone uses the curve), so where a batch is already
+// ready, nor past the rows it was fitted on by more than a quarter; one
+// record alone uses the curve), so where a batch is already
 // compute-bound the drafts shrink to none and the step is plain batched
-// decoding. Those
-// are models and can be wrong, so a draft_gate (below) also compares the
-// throughput actually reached with and without drafts, and while drafting
-// is the slower side no step drafts.
+// decoding. Those are models and can be wrong, so a draft_gate (below) also
+// compares the throughput actually reached with and without drafts, and
+// while drafting is the slower side no step drafts.
 //
 // Pools: a record's prompt goes into its pool when it starts, its output when
 // it finishes (records decoded side by side cannot stream into one pool).
@@ -117,14 +117,15 @@ class draft_gate {
 // How many draft rows a step keeps: the prefix of the candidates' acceptance
 // probabilities `p` (best first) with the largest expected saving,
 //     sum(p[0..k)) * cost(decode_rows) / decode_rows - (cost(base_rows + k) - cost(base_rows)),
-// 0 when no prefix saves anything. An accepted token saves its record a
+// 0 when no prefix saves anything, and never more than max_rows - base_rows
+// (the rows over which `cost` is trusted). An accepted token saves its record a
 // later step, worth what a plain step of the decode_rows started records
 // pays per token; a draft row costs what it adds to this step's base rows
 // (decode rows plus any prompt rows). A step-rate rule, (tokens + sum p) /
 // cost(rows), lets hundreds of prompt rows make any draft look cheap:
 // measured at B = 16 on users, 2516 draft rows rode in prompt steps and cost
 // more than the tokens they won were worth (docs/benchmarks.md).
-size_t drafts_worth_keeping(std::span<const double> p, int32_t decode_rows, int32_t base_rows,
+size_t drafts_worth_keeping(std::span<const double> p, int32_t decode_rows, int32_t base_rows, int32_t max_rows,
                             const std::function<double(int32_t)> & cost);
 
 // The sequences a context for `parallel` slots needs.

@@ -306,7 +306,8 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
 
     std::vector<batch_bench_row> rows;
     std::vector<std::vector<token>> reference;  // plain decoding at the first B
-    std::ofstream step_log;
+    std::ofstream step_log;  // batched runs only: B = 1 with speculation is the tree engine
+    int64_t step_no = 0;
     if (!o.step_log.empty()) {
         step_log.open(o.step_log);
         if (!step_log) {
@@ -341,7 +342,7 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
             }
             bo.parallel = B;
             bo.speculate = spec;
-            int64_t step_no = 0;
+            step_no = 0;
             if (step_log.is_open()) {
                 bo.on_step = [&, B, spec, rep](const batched_step & st) {
                     step_log << B << '\t' << spec << '\t' << rep << '\t' << step_no++ << '\t' << st.prefill_rows << '\t'

@@ -325,8 +325,8 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
     c->add_option("--self-draft", o.self_draft, "Also draft from each record's own context")->capture_default_str();
     c->add_option("--json", o.json_out, "Write results as JSON here");
     c->add_option("--step-log", o.step_log,
-                  "Write one TSV line per decode step (B, speculation, repeat, prefill/decode/draft rows, tokens, "
-                  "ms, gate side) here");
+                  "Write one TSV line per decode step of the batched runs (B, speculation, repeat, prompt/decode/draft "
+                  "rows, tokens, ms, gate side) here; B = 1 with speculation runs the tree engine and logs none");
     c->callback([&o] {
         o.verify.mode = dare::parse_verify_mode(verify);
         const auto r = dare::run_batch_bench(o);
