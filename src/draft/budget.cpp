@@ -207,9 +207,12 @@ std::string calibration_path(const model_info & m, int32_t n_threads, kv_layout 
     char name[128];
     // One name per KV layout; bump a name when the context setup changes
     // what a batch costs.
-    const char * tag = layout == kv_layout::batch_invariant ? "kv3"
-                       : layout == kv_layout::llama_default ? "llamakv"
-                                                            : "plainattn";
+    const char * tag = "plainattn";
+    switch (layout) {  // no default: a new layout must get a name of its own
+        case kv_layout::batch_invariant: tag = "kv3"; break;
+        case kv_layout::llama_default: tag = "llamakv"; break;
+        case kv_layout::plain_attention: tag = "plainattn"; break;
+    }
     std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-t%d.json", tag,
                   static_cast<unsigned long long>(m.vocab_fingerprint),
                   static_cast<unsigned long long>(m.size_bytes), n_threads);
