@@ -21,8 +21,13 @@ struct reference {
     std::vector<dare::generation_result> out;
 };
 
-const reference & greedy_reference() {
-    static const reference ref = [] {
+// The repetition rules of a test: none, or the defaults of dare run.
+dare::repetition_options rules(bool with_repetition) {
+    return with_repetition ? dare::default_repetition() : dare::repetition_options{};
+}
+
+const reference & greedy_reference(bool with_repetition = false) {
+    auto make = [](bool rep) {
         reference r;
         const auto & m = bundled_model();
         dare::context ctx(m, test_context(2048));
@@ -30,14 +35,20 @@ const reference & greedy_reference() {
         dare::generation_options g;
         g.max_tokens = kTokens;
         g.record_gaps = true;
+        g.repetition = rules(rep);
         const auto all = varied_prompts();
         for (size_t i = 0; i < all.size(); i += 3) {  // 17 prompts, items and users
             r.prompts.push_back(chat(all[i]));
             r.out.push_back(van.generate(r.prompts.back(), g));
         }
         return r;
-    }();
-    return ref;
+    };
+    static const reference plain = make(false);
+    if (!with_repetition) {
+        return plain;
+    }
+    static const reference processed = make(true);
+    return processed;
 }
 
 struct batched_outputs {
@@ -46,8 +57,9 @@ struct batched_outputs {
     std::vector<size_t> order;  // completion order
 };
 
-batched_outputs run_batched(const dare::batched_options & bo, dare::token_index * pool = nullptr) {
-    const auto & ref = greedy_reference();
+batched_outputs run_batched(const dare::batched_options & bo, dare::token_index * pool = nullptr,
+                            bool with_repetition = false) {
+    const auto & ref = greedy_reference(with_repetition);
     size_t longest = 0;
     for (const auto & p : ref.prompts) {
         longest = std::max(longest, p.size());
@@ -58,6 +70,7 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
     dare::generation_options g;
     g.max_tokens = kTokens;
     g.record_gaps = true;
+    g.repetition = rules(with_repetition);
     batched_outputs r;
     r.out.resize(ref.prompts.size());
     r.totals = dec.run(
@@ -71,8 +84,8 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
 
 // Counts records identical to greedy decoding; every other one must diverge
 // first at a near-tie (gap measured on the greedy run and on this one).
-int32_t check_against_greedy(const batched_outputs & b, const char * what) {
-    const auto & ref = greedy_reference();
+int32_t check_against_greedy(const batched_outputs & b, const char * what, bool with_repetition = false) {
+    const auto & ref = greedy_reference(with_repetition);
     int32_t identical = 0;
     for (size_t i = 0; i < ref.out.size(); ++i) {
         const auto & want = ref.out[i].tokens;
@@ -130,6 +143,26 @@ TEST(Batched, StrictSpeculationMatchesGreedyUpToNearTies) {
     EXPECT_LE(b.totals.accepted_tokens, b.totals.draft_tokens);
     const int32_t same = check_against_greedy(b, "strict B=4");
     EXPECT_GE(same, static_cast<int32_t>(b.out.size()) / 2);
+}
+
+// With the default repetition rules each record's rows are processed with
+// its own history, so strict batched speculation still writes what plain
+// decoding with the same rules writes.
+TEST(Batched, StrictSpeculationWithRepetitionRulesMatchesGreedy) {
+    dare::batched_options bo;
+    bo.parallel = 4;
+    bo.spec.limits = {16, 8};
+    bo.spec.verify.mode = dare::verify_mode::strict;
+    const auto b = run_batched(bo, nullptr, true);
+    EXPECT_GT(b.totals.accepted_tokens, 0);
+    const int32_t same = check_against_greedy(b, "strict B=4, repetition rules", true);
+    EXPECT_GE(same, static_cast<int32_t>(b.out.size()) / 2);
+    // The rules changed the texts: plain greedy decoding without them differs.
+    int32_t differ = 0;
+    for (size_t i = 0; i < b.out.size(); ++i) {
+        differ += greedy_reference(false).out[i].tokens != greedy_reference(true).out[i].tokens;
+    }
+    EXPECT_GT(differ, 0);
 }
 
 TEST(Batched, OneSlotStrictIsExactlyGreedy) {

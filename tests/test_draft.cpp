@@ -36,6 +36,31 @@ TEST(Draft, DepthFirstOrderPutsTheBestPathFirst) {
     EXPECT_EQ(t.path(5), (std::vector<dare::token>{4, 5}));
 }
 
+TEST(Draft, RemovingANodeRemovesItsSubtreeAndKeepsTheOrder) {
+    auto t = best_first_tree();
+    std::vector<std::vector<dare::token>> seen_paths;
+    // Drop b (token 2, under a): c goes with it; the others keep their order.
+    const int32_t removed = t.remove_subtrees([&](int32_t i, std::span<const dare::token> path) {
+        seen_paths.emplace_back(path.begin(), path.end());
+        return t.nodes[i].tok == 2;
+    });
+    EXPECT_EQ(removed, 2);
+    std::vector<dare::token> toks;
+    for (const auto & n : t.nodes) {
+        toks.push_back(n.tok);
+    }
+    EXPECT_EQ(toks, (std::vector<dare::token>{1, 4, 5, 6}));
+    EXPECT_EQ(t.path(2), (std::vector<dare::token>{4, 5}));
+    EXPECT_EQ(t.path(3), (std::vector<dare::token>{1, 6}));
+    // drop() saw each surviving candidate's path to its parent, and never c.
+    EXPECT_EQ(seen_paths.size(), 5u);
+    EXPECT_EQ(seen_paths[1], (std::vector<dare::token>{1}));     // b, under a
+    EXPECT_EQ(seen_paths[3], (std::vector<dare::token>{4}));     // e, under d
+    EXPECT_EQ(t.remove_subtrees([](int32_t, std::span<const dare::token>) { return false; }), 0);
+    EXPECT_EQ(t.remove_subtrees([](int32_t, std::span<const dare::token>) { return true; }), 4);
+    EXPECT_TRUE(t.empty());
+}
+
 TEST(Draft, CostModelInterpolatesAndExtrapolates) {
     dare::cost_model c({1, 2, 4, 8}, {10, 15, 20, 40});
     EXPECT_DOUBLE_EQ(c.relative(1), 1.0);

@@ -16,6 +16,7 @@
 #include "dare/jsonl.h"
 #include "dare/paths.h"
 #include "dare/pipeline.h"
+#include "dare/text_metrics.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -53,6 +54,17 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
         ++phases[j["phase"].get<std::string>()];
         EXPECT_EQ(j["mode"], "dare");
         EXPECT_EQ(j["verify"], "relaxed");
+        // Text health, measured against the record's own prompt and dataset facts.
+        ASSERT_TRUE(j.contains("health")) << j.dump();
+        const auto & h = j["health"];
+        for (const char * k : {"new_words", "echo_only", "looped", "longest_repeat", "words", "distinct_2"}) {
+            EXPECT_TRUE(h.contains(k)) << k;
+        }
+        EXPECT_EQ(h["words"], static_cast<int64_t>(dare::words_of(j["text"].get<std::string>()).size()));
+        EXPECT_EQ(h["echo_only"], h["new_words"].get<double>() < 0.15);
+        EXPECT_TRUE(j["kind"] == "item" ? h.contains("year_named") : h.contains("titles_named")) << h.dump();
+        EXPECT_TRUE(j["guard"] == "passed" || j["guard"] == "regenerated" || j["guard"] == "strict_text") << j["guard"];
+        EXPECT_TRUE(j.contains("relaxed"));
     }
     EXPECT_EQ(kinds["item"], 4);
     EXPECT_EQ(kinds["user"], 4);
@@ -69,13 +81,58 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
     }
     const auto s = dare::json::parse(read_file(t / "run/summary.json"));
     EXPECT_EQ(s["totals"]["records"], 8);
+    // Health per kind, group and phase; the guard's regenerations are counted.
+    EXPECT_EQ(s["totals"]["health"]["records"], 8);
+    EXPECT_EQ(s["kinds"]["item"]["health"]["records"], 4);
+    EXPECT_EQ(s["kinds"]["user"]["records"], 4);
+    int64_t regenerated = 0;
+    for (const auto & j : recs) {
+        regenerated += j["guard"] == "regenerated";
+    }
+    EXPECT_EQ(s["totals"]["regenerated"], regenerated);
+    for (const auto & g : s["groups"]) {
+        EXPECT_EQ(g["health"]["records"], g["records"]) << g.dump();
+        for (const auto & [phase, p] : g["phases"].items()) {
+            EXPECT_EQ(p["health"]["records"], p["records"]) << phase;
+        }
+    }
     EXPECT_EQ(s["dataset"]["format"], "ml-latest");
     EXPECT_FALSE(s["group_sizes"].empty());
     EXPECT_EQ(s["settings"]["grouping"], "customized");
     const auto rep = run_dare("report " + t / "run");
     ASSERT_EQ(rep.exit_code, 0) << rep.output;
     EXPECT_NE(rep.output.find("| group | phase |"), std::string::npos) << rep.output;
+    EXPECT_NE(rep.output.find("| echo-only | looped | new words | words | grounding | regenerated |"), std::string::npos)
+        << rep.output;
+    EXPECT_NE(read_file(t / "run/report.html").find("unhealthy share"), std::string::npos);
     EXPECT_NE(read_file(t / "run/report.html").find("<svg"), std::string::npos);
+
+    // dare eval health measures the same health again (same definitions);
+    // --write puts it back into records whose health object was changed.
+    const auto before_health = read_records(t / "run/knowledge.jsonl");
+    std::string edited;
+    for (auto j : before_health) {
+        j["health"] = dare::json::object();
+        edited += j.dump() + "\n";
+    }
+    write_file(t / "run/knowledge.jsonl", edited);
+    const auto again = run_dare("eval health " + t / "run" + " --write");
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("| echo-only | looped |"), std::string::npos) << again.output;
+    const auto after_health = read_records(t / "run/knowledge.jsonl");
+    ASSERT_EQ(after_health.size(), before_health.size());
+    for (size_t i = 0; i < after_health.size(); ++i) {
+        EXPECT_EQ(after_health[i]["health"], before_health[i]["health"]) << i;
+        EXPECT_EQ(after_health[i]["text"], before_health[i]["text"]);
+    }
+    // A record the dataset does not know is an error naming the line; nothing is rewritten.
+    std::filesystem::create_directories(t / "bad");
+    std::filesystem::copy_file(t / "run/run.json", t / "bad/run.json");
+    write_file(t / "bad/knowledge.jsonl", R"({"kind": "item", "id": "no-such-movie", "group": "g", "prompt": "p", "text": "t", "tokens": 1, "forward_passes": 1, "seconds": 1})" "\n");
+    const auto bad = run_dare("eval health " + t / "bad" + " --write");
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.output.find("knowledge.jsonl:1: item no-such-movie is not in the dataset"), std::string::npos)
+        << bad.output;
 
     // Changed settings are refused (nothing written), unless --force.
     const size_t before = count_lines(t / "run/knowledge.jsonl");

@@ -9,8 +9,8 @@
 using namespace dare_test;
 
 TEST(TextMetrics, WordsAreLowercasedAlphanumericRuns) {
-    EXPECT_EQ(dare::words_of("The Matrix (1999), sci-fi!"),
-              (std::vector<std::string>{"the", "matrix", "1999", "sci", "fi"}));
+    EXPECT_EQ(dare::words_of("The Matrix (1999), sci-fi! It's"),
+              (std::vector<std::string>{"the", "matrix", "1999", "sci", "fi", "it's"}));
     EXPECT_EQ(dare::words_of("Amélie"), (std::vector<std::string>{"amélie"}));
     EXPECT_TRUE(dare::words_of(" ,.; ").empty());
 }
@@ -55,6 +55,17 @@ TEST(TextMetrics, ComparesRunsRecordByRecord) {
     // item:1: LCS "a film" = 2 of 3 and 3: F = 2/3; user:1 identical: F = 1.
     EXPECT_NEAR(c.rouge_l_mean, (2.0 / 3.0 + 1.0) / 2, 1e-12);
     EXPECT_DOUBLE_EQ(c.exact_match_rate, 0.5);
+    // Health totals per kind over the matched records; records without a
+    // prompt or health object are not counted.
+    EXPECT_TRUE(c.health_a.at("all").empty());
+    write_file(t / "c.jsonl",
+               R"({"kind": "item", "id": 1, "prompt": "Introduce movie Heat.", "text": "Introduce movie Heat."})" "\n"
+               R"({"kind": "user", "id": 1, "text": "x", "health": {"echo_only": false, "looped": true, "new_words": 1.0, "words": 1, "longest_repeat": 0, "distinct_2": 0}})" "\n");
+    const auto h = dare::compare_runs_text(t / "c.jsonl", t / "b.jsonl");
+    EXPECT_EQ(h.health_a.at("item")["records"], 1);
+    EXPECT_DOUBLE_EQ(h.health_a.at("item")["echo_only"].get<double>(), 1.0);  // measured from its prompt
+    EXPECT_DOUBLE_EQ(h.health_a.at("user")["looped"].get<double>(), 1.0);     // the record's own object
+    EXPECT_EQ(h.health_a.at("all")["records"], 2);
     write_file(t / "bad.jsonl", "{\"id\": 1}\n");
     EXPECT_THROW(dare::compare_runs_text(t / "a.jsonl", t / "bad.jsonl"), dare::error);
     EXPECT_THROW(dare::compare_runs_text(t / "a.jsonl", t / "missing"), dare::error);

@@ -249,3 +249,110 @@ TEST(Verify, Top2Gap) {
     const std::vector<float> l = {1.0f, 3.5f, 3.0f, -2.0f};
     EXPECT_FLOAT_EQ(dare::top2_gap(l), 0.5f);
 }
+
+namespace {
+// Root with one drafted child `tok` (and the child's row); the argmax (token
+// 1) is not drafted, so the child can only be accepted off the argmax.
+struct one_child {
+    dare::draft_tree t;
+    std::vector<std::vector<float>> rows;
+    one_child(dare::token tok, std::vector<double> root) {
+        t.nodes = {{tok, -1, 1, 1}};
+        rows = {from_probs(std::move(root)), from_probs({0.1, 0.1, 0.1, 0.5, 0.1, 0.1})};
+    }
+    dare::verify_result run(dare::relaxed_rule rule, const dare::verify_context & vc) {
+        dare::verify_options o;
+        o.mode = dare::verify_mode::relaxed;
+        o.rule = rule;
+        dare::verifier v(o);
+        dare::verify_result r;
+        v.verify(t, [&](int32_t row) { return std::span<const float>(rows[row]); }, r, vc);
+        return r;
+    }
+};
+}  // namespace
+
+TEST(Verify, RelaxedGuardsRefuseEndOfTextOffTheArgmax) {
+    one_child c(5, {0.05, 0.5, 0.05, 0.05, 0.05, 0.3});  // token 5 (EOG here) second, p 0.3
+    dare::verify_context vc;
+    vc.is_eog = [](dare::token t) { return t == 5; };
+    auto r = c.run(dare::relaxed_rule::dare, vc);
+    EXPECT_EQ(r.accepted, (std::vector<int32_t>{0}));
+    EXPECT_EQ(r.off_argmax, 1);
+    EXPECT_EQ(r.off_argmax_eog, 1);
+    for (auto rule : {dare::relaxed_rule::eog, dare::relaxed_rule::guarded, dare::relaxed_rule::typical}) {
+        r = c.run(rule, vc);
+        EXPECT_TRUE(r.accepted.empty()) << dare::relaxed_rule_name(rule);
+        EXPECT_EQ(r.next, 1);
+        EXPECT_EQ(r.refused, 1);
+    }
+    EXPECT_EQ(c.run(dare::relaxed_rule::copy, vc).accepted.size(), 1u);  // the copy guard alone lets it through
+}
+
+TEST(Verify, RelaxedGuardsRefusePromptCopiesOffTheArgmax) {
+    dare::prompt_copies pc;
+    pc.build(std::vector<dare::token>{9, 2, 3, 4, 9});
+    one_child c(4, {0.05, 0.5, 0.05, 0.05, 0.3, 0.05});  // token 4 second, p 0.3
+    dare::verify_context vc;
+    vc.copies = &pc;
+    const std::vector<dare::token> ctx_copying = {0, 2, 3};  // "2 3" + 4 is in the prompt
+    vc.context = ctx_copying;
+    auto r = c.run(dare::relaxed_rule::dare, vc);
+    EXPECT_EQ(r.accepted.size(), 1u);
+    EXPECT_EQ(r.off_argmax_copies, 1);
+    for (auto rule : {dare::relaxed_rule::copy, dare::relaxed_rule::guarded}) {
+        r = c.run(rule, vc);
+        EXPECT_TRUE(r.accepted.empty()) << dare::relaxed_rule_name(rule);
+        EXPECT_EQ(r.refused, 1);
+    }
+    // Inside a copy (the context ends with "2 3 4", a prompt 3-gram), any
+    // off-argmax token is refused, here token 0 which continues nothing.
+    one_child d(0, {0.3, 0.5, 0.05, 0.05, 0.05, 0.05});
+    const std::vector<dare::token> ctx_in_copy = {2, 3, 4};
+    vc.context = ctx_in_copy;
+    EXPECT_TRUE(d.run(dare::relaxed_rule::copy, vc).accepted.empty());
+    // Elsewhere it is accepted.
+    const std::vector<dare::token> ctx_free = {5, 5, 5};
+    vc.context = ctx_free;
+    EXPECT_EQ(d.run(dare::relaxed_rule::copy, vc).accepted.size(), 1u);
+    EXPECT_EQ(c.run(dare::relaxed_rule::copy, vc).accepted.size(), 1u);  // "5 5 4" is no copy
+    // The path counts too: drafts 2 -> 3 -> 4 after a free context; at the
+    // third row the text "2 3" + 4 is a copy.
+    dare::draft_tree chain;
+    chain.nodes = {{2, -1, 1, 1}, {3, 0, 2, 1}, {4, 1, 3, 1}};
+    const std::vector<std::vector<float>> rows = {
+        from_probs({0.05, 0.05, 0.6, 0.1, 0.1, 0.1}),  // 2 is the argmax
+        from_probs({0.05, 0.05, 0.1, 0.6, 0.1, 0.1}),  // 3 is the argmax
+        from_probs({0.05, 0.5, 0.05, 0.05, 0.3, 0.05}),  // 4 second
+        from_probs({0.5, 0.1, 0.1, 0.1, 0.1, 0.1}),
+    };
+    dare::verify_options o;
+    o.mode = dare::verify_mode::relaxed;
+    o.rule = dare::relaxed_rule::copy;
+    dare::verifier v(o);
+    v.verify(chain, [&](int32_t row) { return std::span<const float>(rows[row]); }, r, vc);
+    EXPECT_EQ(r.accepted, (std::vector<int32_t>{0, 1}));
+    EXPECT_EQ(r.next, 1);
+}
+
+TEST(Verify, TypicalAcceptanceLowersTheThresholdWhenTheRowIsUncertain) {
+    // 20 tokens: argmax 0.1, token 2 at 0.08, 18 at 0.0456: the entropy is
+    // about 2.97, so the threshold is min(0.1, 0.3 * exp(-2.97)) = 0.0154.
+    std::vector<double> p(20, 0.82 / 18);
+    p[1] = 0.1;
+    p[2] = 0.08;
+    dare::draft_tree t;
+    t.nodes = {{2, -1, 1, 1}};
+    const std::vector<std::vector<float>> rows = {from_probs(p), from_probs(p)};
+    for (auto rule : {dare::relaxed_rule::dare, dare::relaxed_rule::typical}) {
+        dare::verify_options o;
+        o.mode = dare::verify_mode::relaxed;
+        o.rule = rule;
+        dare::verifier v(o);
+        dare::verify_result r;
+        v.verify(t, [&](int32_t row) { return std::span<const float>(rows[row]); }, r);
+        EXPECT_EQ(r.accepted.size(), rule == dare::relaxed_rule::typical ? 1u : 0u) << dare::relaxed_rule_name(rule);
+    }
+    EXPECT_THROW(dare::parse_relaxed_rule("loose"), dare::error);
+    EXPECT_EQ(dare::parse_relaxed_rule("guarded"), dare::relaxed_rule::guarded);
+}

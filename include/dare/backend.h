@@ -124,11 +124,15 @@ enum class kv_layout {
     // F16 keys and values, attention as matrix products and a softmax. The
     // row kernel above recomputes exponentials cell by cell for each query
     // row, so a tree of 8-24 rows over 600-900 cells costs 8-30% less this
-    // way (docs/benchmarks.md, `dare calibrate --shapes`): the layout of the
-    // one-record tree engine under relaxed verification.
+    // way on the Xeon VMs of docs/benchmarks.md (`dare calibrate --shapes`);
+    // at the shallower depths and small trees of knowledge records it is
+    // slower (docs/quality.md), so it is an option (--kv-layout plain), not
+    // a default.
     plain_attention,
 };
 const char * to_string(kv_layout l);
+// "invariant", "default" or "plain" (the --kv-layout names); throws dare::error.
+kv_layout parse_kv_layout(const std::string & s);
 
 struct context_options {
     uint32_t n_ctx = 4096;     // total KV cells across all sequences
@@ -177,6 +181,43 @@ class context {
 
   private:
     const model & model_;
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// llama.cpp's repetition samplers over one token history (what a record's
+// repetition rules see, repetition.h): DRY, which lowers the logit of a token
+// that would extend a sequence already in the history by multiplier *
+// base^(length - allowed_length), and the repeat / frequency / presence
+// penalties over the last `penalty_last_n` tokens. Both only ever change the
+// logits of tokens in their window, so apply() takes those tokens and patches
+// just their logits: O(window) per row, not O(vocabulary).
+struct llama_penalty_options {
+    float dry_multiplier = 0;  // 0 = DRY off
+    float dry_base = 1.75f;
+    int32_t dry_allowed_length = 2;
+    int32_t dry_last_n = 256;  // tokens of history DRY looks at
+    float repeat = 1.0f;       // 1 = off
+    float frequency = 0;
+    float presence = 0;
+    int32_t penalty_last_n = 64;
+};
+
+class llama_penalties {
+  public:
+    // DRY's sequence breakers are llama.cpp's defaults (newline, colon,
+    // double quote, asterisk), tokenized with the model's vocabulary.
+    llama_penalties(const model & m, const llama_penalty_options & o);
+    ~llama_penalties();
+    llama_penalties(const llama_penalties &) = delete;
+    llama_penalties & operator=(const llama_penalties &) = delete;
+    void reset();
+    void accept(token t);
+    // Applies both samplers to logits[t] for every t in `window_tokens`
+    // (distinct tokens of the history window), in place.
+    void apply(std::span<const token> window_tokens, std::span<float> logits);
+
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

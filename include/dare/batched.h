@@ -53,6 +53,7 @@ struct batched_options {
     int32_t parallel = 4;              // records decoded together (slots)
     speculative_options spec;          // limits, verification, cost curve, self_draft
     bool speculate = true;             // false: plain continuous batching
+    bool insert_output = true;         // a finished record's output goes into its pool (else the caller inserts it)
     std::function<void(const batched_step &)> on_step;  // optional, called after every step
 };
 

@@ -14,6 +14,7 @@ struct item {
     std::string id;     // the dataset's own id, as text
     std::string title;  // UTF-8
     std::vector<std::string> genres;
+    std::vector<std::string> tags{};  // distinct user-applied tags, first use first (when the dataset has them)
 };
 
 struct user {
@@ -50,7 +51,7 @@ struct load_options {
 };
 
 // Detects the dataset's shape from the folder's files and loads it:
-//   movies.csv + ratings.csv            ml-latest, ml-latest-small, ml-25m
+//   movies.csv + ratings.csv [tags.csv] ml-latest, ml-latest-small, ml-25m
 //   movies.dat + ratings.dat [users.dat] ml-10m, ml-1m (with demographics)
 //   u.item + u.data [u.user, u.genre]   ml-100k (Latin-1 titles -> UTF-8)
 //   items.jsonl + interactions.csv [users.jsonl]  generic (docs/datasets.md)

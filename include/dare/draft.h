@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <queue>
+#include <span>
 #include <vector>
 
 #include "dare/backend.h"
@@ -36,10 +38,16 @@ struct draft_tree {
     // path occupies consecutive batch rows (and so consecutive KV cells, in
     // position order, as plain decoding would leave them).
     void order_depth_first();
+    // Removes every node for which drop(i, path) is true, with its subtree,
+    // keeping the others' order (a best-first tree stays best-first); `path`
+    // holds the tokens from the root to node i's parent. Returns how many
+    // nodes went.
+    int32_t remove_subtrees(const std::function<bool(int32_t node, std::span<const token> path)> & drop);
 
   private:
     std::vector<draft_node> scratch_;
     std::vector<int32_t> remap_, stack_;
+    std::vector<token> path_;
 };
 
 // Merges two best-first trees into `out` (best-first, at most max_nodes):

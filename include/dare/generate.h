@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dare/backend.h"
+#include "dare/repetition.h"
 
 namespace dare {
 
@@ -20,6 +21,7 @@ struct generation_options {
     float temperature = 0.0f;  // 0 = greedy (argmax); > 0 = sample from softmax(logits / T)
     uint64_t seed = 42;        // sampling seed for this record
     bool record_gaps = false;  // keep each emitted token's top-1 minus top-2 logit gap (diagnostics)
+    repetition_options repetition;  // logits processing before every choice (repetition.h)
 };
 
 struct generation_stats {
@@ -34,6 +36,10 @@ struct generation_stats {
     double verify_seconds = 0;  // decoding the draft rows and checking them (decode included)
     double decode_seconds = 0;  // inside llama.cpp's decode, prefill included (context::decode_seconds)
     double seconds = 0;  // whole record: prefill + decoding
+    // Relaxed verification (verify.h, verify_result): accepted tokens that
+    // were not the argmax, of those prompt copies and end-of-generation
+    // tokens, and candidates the rule's guards refused.
+    int32_t off_argmax = 0, off_argmax_copies = 0, off_argmax_eog = 0, refused = 0;
     double tau() const { return forward_passes ? static_cast<double>(tokens) / forward_passes : 0.0; }
 };
 
@@ -43,6 +49,18 @@ struct generation_result {
     bool stopped_at_eog = false;
     std::vector<float> gaps;    // per emitted token, when record_gaps is set
     generation_stats stats;
+    // The health guard (session.h) found the relaxed text degenerate and
+    // this is the strict regeneration; stats cover both attempts.
+    bool regenerated = false;
+    // Its verdict: "passed" (healthy), "regenerated", or "strict_text" (not
+    // healthy, but no token was taken off the argmax, so the text is what
+    // plain decoding writes and stays); null when no guard ran.
+    const char * guard = nullptr;
+    // The generated tokens without a final end-of-generation token (what a
+    // pool's output side receives).
+    std::span<const token> output_tokens() const {
+        return std::span<const token>(tokens).first(stopped_at_eog ? tokens.size() - 1 : tokens.size());
+    }
 };
 
 // Fills stopped_at_eog, stats.tokens and text from r.tokens (the EOG token,
@@ -56,7 +74,8 @@ void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_t
 // holding the logits of the last prompt token.
 int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq = 0);
 
-// Picks the next token: argmax at temperature 0, else a sample.
+// Picks the next token: argmax at temperature 0, else a sample (from the
+// logits as given: repetition rules are applied before).
 class token_picker {
   public:
     token_picker(float temperature, uint64_t seed);
@@ -76,6 +95,7 @@ class vanilla_decoder {
   private:
     context & ctx_;
     batch batch_;
+    std::unique_ptr<logit_processor> processor_;
 };
 
 // Seed for one record: mixes the run's seed with the record id so a resumed

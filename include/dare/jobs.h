@@ -38,6 +38,12 @@ struct generate_job_options {
     uint32_t n_ctx = 2048;    // per record (a --parallel B context holds B times this)
     int32_t n_threads = 0;
     int32_t parallel = 1;     // records decoded together (continuous batching, dare/batched.h)
+    // Relaxed verification: a record whose text is echo-only or looped
+    // (health.h) is generated again with strict verification.
+    bool health_guard = true;
+    // KV layout: "auto" (layout_for the verification rule) or a fixed one
+    // ("invariant", "default", "plain"; backend.h parse_kv_layout).
+    std::string kv_layout = "auto";
     bool raw_prompt = false;  // feed prompts as-is instead of through the chat template
     bool fresh = false;       // discard an existing output instead of resuming it
     bool verbose = false;

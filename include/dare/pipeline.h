@@ -21,6 +21,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "dare/jobs.h"
@@ -55,5 +57,21 @@ json run_pipeline(const run_options & o);
 
 // Recomputes summary.json's figures from a RUNDIR's knowledge.jsonl.
 json summarize_run(const std::string & rundir);
+
+// The same from records given one by one (fn(record, line) for each);
+// RUNDIR supplies run.json and plan.json.
+using record_source = std::function<void(const std::function<void(const json &, long)> &)>;
+json summarize_records(const std::string & rundir, const record_source & each);
+
+// The ratings a user prompt lists from the user's history (as the run sees
+// it): its earlier half for a warm-up record, then the last history_max.
+std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool warmup, int history_max);
+
+// `dare eval health RUNDIR`: every record's health measured again with the
+// current definitions (health.h), grounded against the run's dataset (from
+// run.json, or `dataset_dir`), and the summary over them; with `write`,
+// knowledge.jsonl (atomically) and summary.json are rewritten with it.
+// Throws dare::error naming FILE:LINE on a record that is not in the dataset.
+json reassess_health(const std::string & rundir, const std::string & dataset_dir, bool write);
 
 }  // namespace dare

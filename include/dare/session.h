@@ -37,15 +37,24 @@ class generation_session {
     void check_fits(size_t n_prompt_tokens) const;
 
     // Generates one record; `pool` (dare mode) is drafted from and grows with
-    // the prompt and output.
-    generation_result generate(std::span<const token> prompt, const std::string & record_id, token_index * pool);
+    // the prompt and output. `prompt_text` is the prompt before the chat
+    // template: with relaxed verification and o.health_guard, a text that is
+    // echo-only or looped against it (health.h) is generated again with
+    // strict verification (result.regenerated; its stats add both attempts'
+    // work, so timings stay whole), and only the text kept enters the pool.
+    // A degenerate text that never left the argmax on the batch-invariant
+    // layout is strict's own and stays (result.guard "strict_text").
+    generation_result generate(std::span<const token> prompt, const std::string & prompt_text,
+                               const std::string & record_id, token_index * pool);
 
-    // Generates records 0..n-1 (record(i) gives its prompt tokens, id and
-    // pool), o.parallel at a time with continuous batching, calling
+    // Generates records 0..n-1 (record(i) gives its prompt tokens and text,
+    // id and pool), o.parallel at a time with continuous batching, calling
     // on_done(i, result) as each finishes (completion order). With
-    // o.parallel == 1 it is generate() in a loop.
+    // o.parallel == 1 it is generate() in a loop. The health guard applies
+    // to batched records too (their regeneration runs one at a time).
     struct record_ref {
         std::span<const token> prompt;
+        std::string prompt_text;
         std::string id;
         token_index * pool = nullptr;
     };
@@ -55,10 +64,23 @@ class generation_session {
     void reinsert(token_index & pool, const std::string & prompt, const std::string & text) const;
 
     // text, tokens, forward_passes, tau, prompt_tokens, stop, draft_tokens,
-    // accepted_tokens, *_seconds, mode, verify, temperature, model.
+    // accepted_tokens, *_seconds, mode, verify, temperature, model; with
+    // relaxed verification also "relaxed" (off-argmax acceptances, prompt
+    // copies and EOG among them, guard refusals) and "guard" ("regenerated"
+    // or "passed").
     json record_fields(const generation_result & r) const;
 
   private:
+    bool guarded() const;
+    // The health guard's check and, when the text fails it, the strict
+    // regeneration; then the kept output goes into the pool.
+    // `exact_until_departure`: the text was decoded on the batch-invariant
+    // layout with strict's KV order up to its first off-argmax token, so a
+    // text without one is strict's own.
+    void guard_and_commit(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
+                          token_index * pool, bool exact_until_departure, generation_result & r);
+    speculative_decoder & strict_decoder();
+
     generate_job_options o_;
     speculative_options spec_;
     std::unique_ptr<model> model_;
@@ -67,6 +89,9 @@ class generation_session {
     std::unique_ptr<speculative_decoder> spec_dec_;
     std::unique_ptr<context> batch_ctx_;  // --parallel > 1
     std::unique_ptr<batched_decoder> batched_;
+    std::unique_ptr<context> strict_ctx_;  // the guard's regenerations (batch-invariant layout)
+    std::unique_ptr<speculative_decoder> strict_dec_;
+    bool one_record_invariant_ = false;  // the one-record context has the batch-invariant layout
     std::string model_name_;
 };
 

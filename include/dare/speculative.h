@@ -45,11 +45,16 @@ class speculative_decoder {
     // unified KV cache.
     speculative_decoder(context & ctx, const speculative_options & o);
 
-    // Drafts from `pool` when given: the prompt is inserted (prompt side) and
-    // the output streamed in (output side) as it is accepted, so the pool
-    // grows with every record. Without a pool, drafts come from a fresh
-    // index over this record's prompt and output only (prompt lookup).
-    generation_result generate(std::span<const token> prompt, const generation_options & g, token_index * pool);
+    // Drafts from `pool` when given: the prompt is inserted (prompt side) at
+    // the start and the output (output side) when the record is done, so the
+    // pool grows with every record; the record's own output is drafted from
+    // while it is written only with self_draft (its own index), as in
+    // batched decoding. With insert_output false the output is left for the
+    // caller to insert once it keeps the text (generation_session's health
+    // guard). Without a pool, drafts come from a fresh index over this
+    // record's prompt and output only (prompt lookup).
+    generation_result generate(std::span<const token> prompt, const generation_options & g, token_index * pool,
+                               bool insert_output = true);
 
     const speculative_options & options() const { return opts_; }
 
@@ -68,6 +73,8 @@ class speculative_decoder {
     std::vector<int32_t> leaf_of_node_;
     std::vector<token> context_;
     acceptance_tracker tracker_;
+    std::unique_ptr<logit_processor> processor_;
+    prompt_copies copies_;
     size_t kv_len_ = 0;  // tokens of context_ held in sequence 0 of the KV cache
 };
 

@@ -286,6 +286,13 @@ const char * to_string(kv_layout l) {
     return "?";
 }
 
+kv_layout parse_kv_layout(const std::string & s) {
+    if (s == "invariant") return kv_layout::batch_invariant;
+    if (s == "default") return kv_layout::llama_default;
+    if (s == "plain") return kv_layout::plain_attention;
+    throw error("--kv-layout must be invariant, default or plain (got '" + s + "')");
+}
+
 context::context(const model & m, const context_options & opts) : model_(m), impl_(std::make_unique<impl>()) {
     if (opts.n_ctx < 16) {
         throw error("context too small: --ctx must be at least 16 tokens (got " + std::to_string(opts.n_ctx) + ")");
@@ -443,6 +450,68 @@ void quantize_model(const std::string & in, const std::string & out, const std::
     std::filesystem::rename(tmp, out, ec);
     if (ec) {
         throw error(out + ": cannot rename into place: " + ec.message());
+    }
+}
+
+struct llama_penalties::impl {
+    llama_sampler * dry = nullptr;
+    llama_sampler * penalties = nullptr;
+    std::vector<llama_token_data> cur;
+    ~impl() {
+        for (llama_sampler * s : {dry, penalties}) {
+            if (s) {
+                llama_sampler_free(s);
+            }
+        }
+    }
+};
+
+llama_penalties::llama_penalties(const model & m, const llama_penalty_options & o) : impl_(std::make_unique<impl>()) {
+    if (o.dry_multiplier > 0 && o.dry_last_n > 0) {
+        static const char * breakers[] = {"\n", ":", "\"", "*"};
+        impl_->dry = llama_sampler_init_dry(m.get().vocab, o.dry_multiplier, o.dry_base, o.dry_allowed_length,
+                                            o.dry_last_n, breakers, std::size(breakers));
+    }
+    if (o.penalty_last_n > 0 && (o.repeat != 1.0f || o.frequency != 0 || o.presence != 0)) {
+        impl_->penalties = llama_sampler_init_penalties(m.n_vocab(), o.penalty_last_n, o.repeat, o.frequency, o.presence);
+    }
+}
+
+llama_penalties::~llama_penalties() = default;
+
+void llama_penalties::reset() {
+    for (llama_sampler * s : {impl_->dry, impl_->penalties}) {
+        if (s) {
+            llama_sampler_reset(s);
+        }
+    }
+}
+
+void llama_penalties::accept(token t) {
+    for (llama_sampler * s : {impl_->dry, impl_->penalties}) {
+        if (s) {
+            llama_sampler_accept(s, t);
+        }
+    }
+}
+
+void llama_penalties::apply(std::span<const token> window_tokens, std::span<float> logits) {
+    if (!impl_->dry && !impl_->penalties) {
+        return;
+    }
+    auto & cur = impl_->cur;
+    cur.clear();
+    for (token t : window_tokens) {
+        cur.push_back({t, logits[static_cast<size_t>(t)], 0.0f});
+    }
+    llama_token_data_array arr{cur.data(), cur.size(), -1, false};
+    for (llama_sampler * s : {impl_->dry, impl_->penalties}) {
+        if (s) {
+            llama_sampler_apply(s, &arr);
+        }
+    }
+    for (size_t i = 0; i < arr.size; ++i) {
+        logits[static_cast<size_t>(arr.data[i].id)] = arr.data[i].logit;
     }
 }
 

@@ -2,6 +2,7 @@
 // "genres"?}), optional users.jsonl ({"id", "gender"?, "age"?,
 // "occupation"?}) and interactions.csv with the header
 // user,item,rating,timestamp. Ids may be JSON strings or integers.
+#include <algorithm>
 #include <filesystem>
 
 #include "dare/jsonl.h"
@@ -64,7 +65,19 @@ void load_generic(const std::string & dir, dataset & d, const load_options & opt
                 }
             }
         }
-        if (!ids.add_item(d, {id, j["title"].get<std::string>(), std::move(genres)})) {
+        std::vector<std::string> tags;
+        if (j.contains("tags")) {
+            if (!j["tags"].is_array()) {
+                report.bad(items, "\"tags\" must be an array of strings");
+                continue;
+            }
+            for (const auto & t : j["tags"]) {
+                if (t.is_string() && std::find(tags.begin(), tags.end(), t.get<std::string>()) == tags.end()) {
+                    tags.push_back(t.get<std::string>());
+                }
+            }
+        }
+        if (!ids.add_item(d, {id, j["title"].get<std::string>(), std::move(genres), std::move(tags)})) {
             report.bad(items, "duplicate item id " + id);
         }
     }

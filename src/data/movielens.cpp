@@ -1,5 +1,6 @@
 // MovieLens loaders in their three shapes (see loader.h): ml-latest/ml-25m
 // CSV, ml-1m/ml-10m "::" .dat files, ml-100k tab/pipe files in Latin-1.
+#include <algorithm>
 #include <filesystem>
 
 #include "loader.h"
@@ -51,6 +52,21 @@ void add_movie(dataset & d, id_tables & ids, row_reporter & report, const line_r
         report.bad(r, "empty title");
     } else if (!ids.add_item(d, {id, to_utf8(title), std::move(genres)})) {
         report.bad(r, "duplicate movie id " + id);
+    }
+}
+
+// A user-applied tag of a known movie, kept once per movie.
+void add_tag(dataset & d, const id_tables & ids, row_reporter & report, const line_reader & r,
+             const std::string & item_id, const std::string & tag) {
+    const auto it = ids.items.find(item_id);
+    if (it == ids.items.end()) {
+        report.bad(r, "tag for unknown movie id " + item_id);
+        return;
+    }
+    const std::string t = to_utf8(tag);
+    auto & tags = d.items[static_cast<size_t>(it->second)].tags;
+    if (!t.empty() && std::find(tags.begin(), tags.end(), t) == tags.end()) {
+        tags.push_back(t);
     }
 }
 
@@ -132,6 +148,20 @@ void load_ml_latest(const std::string & dir, dataset & d, const load_options & o
             continue;
         }
         add_interaction(d, ids, report, ratings, f[0], f[1], f[2], f[3]);
+    }
+    if (std::filesystem::exists(dir + "/tags.csv")) {
+        line_reader tags(dir + "/tags.csv");
+        expect_header(tags, "userId,movieId,tag,timestamp");
+        while (tags.next(line)) {
+            if (line.empty()) {
+                continue;
+            }
+            if (!split_csv_line(line, f) || f.size() != 4) {
+                report.bad(tags, "expected 4 fields userId,movieId,tag,timestamp");
+                continue;
+            }
+            add_tag(d, ids, report, tags, f[1], f[2]);
+        }
     }
 }
 

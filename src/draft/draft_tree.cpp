@@ -50,6 +50,33 @@ void draft_tree::order_depth_first() {
     nodes.swap(scratch_);
 }
 
+int32_t draft_tree::remove_subtrees(const std::function<bool(int32_t, std::span<const token>)> & drop) {
+    const int32_t n = size();
+    remap_.assign(n, -1);
+    scratch_.clear();
+    std::vector<token> & path = path_;
+    for (int32_t i = 0; i < n; ++i) {  // parents come before children
+        const draft_node & d = nodes[i];
+        if (d.parent >= 0 && remap_[d.parent] < 0) {
+            continue;  // its parent went
+        }
+        path.clear();
+        for (int32_t v = d.parent; v >= 0; v = nodes[v].parent) {
+            path.push_back(nodes[v].tok);
+        }
+        std::reverse(path.begin(), path.end());
+        if (drop(i, path)) {
+            continue;
+        }
+        remap_[i] = static_cast<int32_t>(scratch_.size());
+        scratch_.push_back(d);
+        scratch_.back().parent = d.parent < 0 ? -1 : remap_[d.parent];
+    }
+    const int32_t removed = n - static_cast<int32_t>(scratch_.size());
+    nodes.swap(scratch_);
+    return removed;
+}
+
 void draft_merger::add(const draft_tree & t) {
     if (t.empty() || t.root_score <= 0) {
         return;

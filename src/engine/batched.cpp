@@ -186,6 +186,9 @@ struct batched_decoder::slot {
     clock_type::time_point t0;
     draft_tree own_tree, pool_tree, tree, chain;
     std::vector<double> raw;           // per chain node: min(1, score / root_score)
+    std::unique_ptr<logit_processor> processor;  // this record's repetition rules (null when none)
+    logit_processor * proc = nullptr;
+    prompt_copies copies;              // relaxed verification's copy guard
     int32_t keep = 0;
     int32_t chunk = 0;                 // prompt rows in this step (records not yet started)
     int32_t root_row = 0;
@@ -227,6 +230,9 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     const auto t_run = clock_type::now();
     size_t next = 0;
     const draft_limits lim0 = opts_.spec.limits;
+    const bool relaxed = opts_.spec.verify.mode == verify_mode::relaxed;
+    verify_context vc;
+    vc.is_eog = [&m](token t) { return m.is_eog(t); };
 
     while (true) {
         // Admit records into idle slots.
@@ -258,6 +264,13 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             sl.r = generation_result{};
             sl.r.stats.prompt_tokens = static_cast<int32_t>(rec.prompt.size());
             sl.t0 = clock_type::now();
+            sl.proc = processor_for(sl.processor, m, g.repetition);
+            if (sl.proc) {
+                sl.proc->begin(rec.prompt);
+            }
+            if (relaxed) {
+                sl.copies.build(rec.prompt);
+            }
             ctx_.seq_rm(static_cast<seq_id>(s), 0, -1);
             if (opts_.speculate) {
                 const auto tr = clock_type::now();
@@ -304,6 +317,10 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 (sl.pool ? sl.pool : sl.own.get())->draft(sl.context, lim, sl.tree);
             }
             best_chain(sl.tree, lim.max_depth, sl.chain);
+            if (sl.proc) {  // banned draft tokens can never be accepted
+                sl.chain.remove_subtrees(
+                    [&](int32_t j, std::span<const token> path) { return sl.proc->bans(path, sl.chain.nodes[j].tok); });
+            }
             sl.raw.clear();
             double prev = 1.0;
             for (int32_t j = 0; j < sl.chain.size(); ++j) {
@@ -428,21 +445,29 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             int32_t n_acc = 0;
             token next_tok;
             float next_gap = 0;
-            if (!sl.started) {
-                // The prompt's step: its last row gives the first token.
-                const auto lg = ctx_.logits(sl.root_row);
+            if (!sl.started || sl.keep == 0) {
+                // The prompt's step (its last row gives the first token), or
+                // nothing drafted: the plain step (no softmax, no tree walk).
+                const auto lg = sl.proc ? sl.proc->apply(ctx_.logits(sl.root_row)) : ctx_.logits(sl.root_row);
                 next_tok = argmax(lg);
                 next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
-                sl.started = true;
-                sl.r.stats.prefill_seconds = seconds_between(sl.t0, now);
-            } else if (sl.keep == 0) {
-                // Nothing drafted: the plain step (no softmax, no tree walk).
-                const auto lg = ctx_.logits(sl.root_row);
-                next_tok = argmax(lg);
-                next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
+                if (sl.proc) {
+                    sl.proc->accept(next_tok);
+                }
+                if (!sl.started) {
+                    sl.started = true;
+                    sl.r.stats.prefill_seconds = seconds_between(sl.t0, now);
+                }
             } else {
                 const int32_t root = sl.root_row;
-                ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr);
+                vc.processor = sl.proc;
+                vc.context = sl.context;
+                vc.copies = relaxed ? &sl.copies : nullptr;
+                ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr, vc);
+                sl.r.stats.off_argmax += vr.off_argmax;
+                sl.r.stats.off_argmax_copies += vr.off_argmax_copies;
+                sl.r.stats.off_argmax_eog += vr.off_argmax_eog;
+                sl.r.stats.refused += vr.refused;
                 n_acc = static_cast<int32_t>(vr.accepted.size());
                 next_tok = vr.next;
                 next_gap = vr.gaps.empty() ? 0.0f : vr.gaps.back();
@@ -482,16 +507,12 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             if (stop || static_cast<int32_t>(sl.r.tokens.size()) >= g.max_tokens) {
                 // KV cells past the emitted tokens are not needed; the slot is reused.
                 sl.r.stats.seconds = seconds_between(sl.t0, clock_type::now());
-                if (sl.pool && opts_.speculate) {
+                finish_result(m, sl.r);
+                if (sl.pool && opts_.speculate && opts_.insert_output) {
                     const auto tr = clock_type::now();
-                    std::span<const token> out(sl.r.tokens);
-                    if (!out.empty() && m.is_eog(out.back())) {
-                        out = out.first(out.size() - 1);
-                    }
-                    sl.pool->insert(out, token_source::output);
+                    sl.pool->insert(sl.r.output_tokens(), token_source::output);
                     sl.r.stats.retrieval_seconds += seconds_between(tr, clock_type::now());
                 }
-                finish_result(m, sl.r);
                 tot.tokens += sl.r.stats.tokens;
                 tot.retrieval_seconds += sl.r.stats.retrieval_seconds;
                 sl.active = false;

@@ -30,7 +30,7 @@ speculative_decoder::speculative_decoder(context & ctx, const speculative_option
 }
 
 generation_result speculative_decoder::generate(std::span<const token> prompt, const generation_options & g,
-                                                token_index * pool) {
+                                                token_index * pool, bool insert_output) {
     check_fits_context(ctx_, prompt.size() + static_cast<size_t>(opts_.limits.max_nodes), g.max_tokens);
     const model & m = ctx_.get_model();
     generation_result r;
@@ -53,22 +53,38 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     const auto t0 = clock_type::now();
     const double d0 = ctx_.decode_seconds();
     auto tr = clock_type::now();
-    for (token_index * x : {idx, self}) {
-        if (x) {
-            x->insert(prompt, token_source::prompt);
-            x->begin_sequence(token_source::output);
-        }
+    if (pool) {
+        pool->insert(prompt, token_source::prompt);
+    }
+    if (own) {
+        own->insert(prompt, token_source::prompt);
+        own->begin_sequence(token_source::output);
     }
     r.stats.retrieval_seconds += seconds_since(tr);
+    logit_processor * proc = processor_for(processor_, m, g.repetition);
+    if (proc) {
+        proc->begin(prompt);
+    }
+    const bool relaxed = opts_.verify.mode == verify_mode::relaxed;
+    if (relaxed) {
+        copies_.build(prompt);
+    }
+    verify_context vc;
+    vc.processor = proc;
+    vc.copies = relaxed ? &copies_ : nullptr;
+    vc.is_eog = [&m](token t) { return m.is_eog(t); };
 
     const int32_t row = prefill(ctx_, batch_, prompt, 0);
     r.stats.prefill_seconds = seconds_since(t0);
     r.stats.forward_passes = 1;
     {
-        const auto lg = ctx_.logits(row);
+        const auto lg = proc ? proc->apply(ctx_.logits(row)) : ctx_.logits(row);
         const token t = first_picker.pick(lg);
         if (g.record_gaps) {
             r.gaps.push_back(top2_gap(lg));
+        }
+        if (proc) {
+            proc->accept(t);
         }
         r.tokens.push_back(t);
     }
@@ -80,9 +96,8 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         const token last = r.tokens.back();
         const pos_t P = static_cast<pos_t>(context_.size() - 1);  // position of `last`, not yet in the KV cache
         const pos_t first_pending = static_cast<pos_t>(kv_len_);  // context_[kv_len_ .. P] are not in the KV cache
-        idx->append(last);
-        if (self) {
-            self->append(last);
+        if (own) {  // the record's output streams into its own index; the pool gets it at the end
+            own->append(last);
         }
 
         // Draft, never past max_tokens (the step also yields one target token).
@@ -97,6 +112,12 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
                 merger_.merge(own_tree_, pool_tree_, lim.max_nodes, tree_);
             } else {
                 idx->draft(context_, lim, tree_);
+            }
+            if (proc) {
+                // A draft token the repetition rules ban can never be accepted: drop it
+                // (and what hangs below it) before the budget spends rows on it.
+                tree_.remove_subtrees(
+                    [&](int32_t i, std::span<const token> path) { return proc->bans(path, tree_.nodes[i].tok); });
             }
             if (!opts_.cost.empty()) {
                 const int32_t rows = static_cast<int32_t>(P - first_pending) + 1;
@@ -147,7 +168,12 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         ++r.stats.forward_passes;
         r.stats.draft_tokens += n;
 
-        verifier_.verify(tree_, [this, root_row](int32_t rw) { return ctx_.logits(root_row + rw); }, vr_);
+        vc.context = context_;
+        verifier_.verify(tree_, [this, root_row](int32_t rw) { return ctx_.logits(root_row + rw); }, vr_, vc);
+        r.stats.off_argmax += vr_.off_argmax;
+        r.stats.off_argmax_copies += vr_.off_argmax_copies;
+        r.stats.off_argmax_eog += vr_.off_argmax_eog;
+        r.stats.refused += vr_.refused;
 
         // KV: keep the accepted path in sequence 0 when it is the tree's first
         // depth-first path (its cells then follow the context in order, as
@@ -155,8 +181,11 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         // strict or sampling verification another path is decoded again with
         // the next step's batch instead: scattered cells change the order of
         // the attention sums, and that rounding difference is enough to flip
-        // later greedy choices. Relaxed verification promises no token-exact
-        // output, so it keeps any accepted path's cells.
+        // later greedy choices. Relaxed verification does the same until it
+        // first accepts a token off the argmax: up to there its text is
+        // exactly strict's (same layout, same rules), which lets the health
+        // guard keep a record that never left the argmax without generating
+        // it again. After that it keeps any accepted path's cells.
         const int32_t n_acc = static_cast<int32_t>(vr_.accepted.size());
         if (n > 0) {
             tracker_.update(predicted, n_acc);
@@ -168,7 +197,8 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
             first_path = first_path && vr_.accepted[k] == k;
         }
         kv_len_ = static_cast<size_t>(P) + 1;
-        if (n_acc > 0 && (first_path || !needs_batch_invariance(opts_.verify.mode))) {
+        const bool departed = opts_.verify.mode == verify_mode::relaxed && r.stats.off_argmax > 0;
+        if (n_acc > 0 && (first_path || departed)) {
             const seq_id path_seq = node_seqs_[vr_.accepted.back()].front();
             ctx_.seq_cp(path_seq, 0, P + 1, P + 1 + n_acc);
             kv_len_ += static_cast<size_t>(n_acc);
@@ -201,11 +231,8 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         tr = clock_type::now();
         for (size_t k = context_.size() - prompt.size(); k < r.tokens.size(); ++k) {
             context_.push_back(r.tokens[k]);
-            if (k + 1 < r.tokens.size()) {
-                idx->append(r.tokens[k]);
-                if (self) {
-                    self->append(r.tokens[k]);
-                }
+            if (k + 1 < r.tokens.size() && own) {
+                own->append(r.tokens[k]);
             }
         }
         r.stats.retrieval_seconds += seconds_since(tr);
@@ -214,12 +241,14 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         }
     }
     // The last token is in the pool too, unless it ends the text.
-    if (!r.tokens.empty() && !m.is_eog(r.tokens.back())) {
-        idx->append(r.tokens.back());
-    }
     r.stats.seconds = seconds_since(t0);
     r.stats.decode_seconds = ctx_.decode_seconds() - d0;
     finish_result(m, r);
+    if (pool && insert_output) {
+        tr = clock_type::now();
+        pool->insert(r.output_tokens(), token_source::output);
+        r.stats.retrieval_seconds += seconds_since(tr);
+    }
     return r;
 }
 

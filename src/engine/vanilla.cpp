@@ -69,6 +69,10 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
     r.stats.prompt_tokens = static_cast<int32_t>(prompt.size());
     r.tokens.reserve(opts.max_tokens);
     token_picker picker(opts.temperature, opts.seed);
+    logit_processor * proc = processor_for(processor_, m, opts.repetition);
+    if (proc) {
+        proc->begin(prompt);
+    }
 
     const auto t0 = clock_type::now();
     const double d0 = ctx_.decode_seconds();
@@ -77,10 +81,13 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
     r.stats.forward_passes = 1;
     pos_t pos = static_cast<pos_t>(prompt.size());
     while (true) {
-        const auto lg = ctx_.logits(row);
+        const auto lg = proc ? proc->apply(ctx_.logits(row)) : ctx_.logits(row);
         const token t = picker.pick(lg);
         if (opts.record_gaps) {
             r.gaps.push_back(top2_gap(lg));
+        }
+        if (proc) {
+            proc->accept(t);
         }
         r.tokens.push_back(t);
         if (m.is_eog(t)) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "dare/error.h"
+#include "dare/health.h"
 #include "dare/jsonl.h"
 
 namespace dare {
@@ -16,8 +17,9 @@ std::vector<std::string> words_of(const std::string & text) {
     std::string cur;
     for (const char ch : text) {
         const unsigned char c = static_cast<unsigned char>(ch);
-        // Bytes >= 0x80 belong to UTF-8 letters (accents, other scripts): keep them in words.
-        if (std::isalnum(c) || c >= 0x80) {
+        // Bytes >= 0x80 belong to UTF-8 letters (accents, other scripts): keep
+        // them in words; an apostrophe stays inside a word ("user's").
+        if (std::isalnum(c) || c >= 0x80 || c == '\'') {
             cur.push_back(static_cast<char>(std::tolower(c)));
         } else if (!cur.empty()) {
             out.push_back(std::move(cur));
@@ -67,18 +69,32 @@ double distinct_2(const std::vector<std::vector<std::string>> & texts) {
 
 namespace {
 
-std::map<std::string, std::string> texts_of(const std::string & run) {
+struct text_record {
+    std::string text;
+    std::string kind;  // item | user | "" (a dare generate file)
+    json health;       // the record's own, or measured here from its prompt (no grounding)
+};
+
+std::map<std::string, text_record> texts_of(const std::string & run) {
     const std::string path =
         std::filesystem::is_directory(run) ? (std::filesystem::path(run) / "knowledge.jsonl").string() : run;
     if (!std::filesystem::exists(path)) {
         throw error(path + ": no such knowledge file");
     }
-    std::map<std::string, std::string> out;
+    std::map<std::string, text_record> out;
     for_each_jsonl_object(path, "knowledge file", [&](const json & j, long line) {
         if (!j.contains("text") || !j["text"].is_string() || !j.contains("id")) {
             throw error(path + ":" + std::to_string(line) + ": expected a record with \"id\" and a string \"text\"");
         }
-        out[record_key(j)] = j["text"].get<std::string>();
+        text_record r;
+        r.text = j["text"].get<std::string>();
+        r.kind = j.value("kind", "");
+        if (j.contains("health") && j["health"].is_object()) {
+            r.health = j["health"];
+        } else if (j.contains("prompt") && j["prompt"].is_string()) {
+            r.health = health_json(measure_health(j["prompt"].get<std::string>(), r.text));
+        }
+        out[record_key(j)] = std::move(r);
     });
     return out;
 }
@@ -91,20 +107,29 @@ text_comparison compare_runs_text(const std::string & a, const std::string & b) 
     std::vector<std::vector<std::string>> wa, wb;
     double rouge = 0;
     int64_t exact = 0;
-    for (const auto & [key, text] : ta) {
+    std::map<std::string, health_totals> ha, hb;
+    for (const auto & [key, rec] : ta) {
         const auto it = tb.find(key);
         if (it == tb.end()) {
             ++c.only_a;
             continue;
         }
-        wa.push_back(words_of(text));
-        wb.push_back(words_of(it->second));
+        wa.push_back(words_of(rec.text));
+        wb.push_back(words_of(it->second.text));
         rouge += rouge_l_f1(wb.back(), wa.back());
-        exact += text == it->second;
+        exact += rec.text == it->second.text;
         ++c.records;
+        for (const std::string & kind : {rec.kind.empty() ? std::string("record") : rec.kind, std::string("all")}) {
+            ha[kind].add(rec.health);
+            hb[kind].add(it->second.health);
+        }
     }
-    for (const auto & [key, text] : tb) {
+    for (const auto & [key, rec] : tb) {
         c.only_b += ta.count(key) ? 0 : 1;
+    }
+    for (const auto & [kind, t] : ha) {
+        c.health_a[kind] = t.to_json();
+        c.health_b[kind] = hb[kind].to_json();
     }
     if (c.records > 0) {
         c.rouge_l_mean = rouge / static_cast<double>(c.records);

@@ -208,7 +208,7 @@ llama_peer::llama_peer(const model & m, const std::string & method, int32_t thre
         }
     }
     // fa=0: llama.cpp's attention without its flash-attention kernel, as
-    // dare's relaxed tree engine runs (kv_layout::plain_attention).
+    // dare's --kv-layout plain runs (kv_layout::plain_attention).
     int flash_attn = 1;
     rd.take("fa", flash_attn);
     rd.check_all_used();

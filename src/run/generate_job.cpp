@@ -7,6 +7,7 @@
 #include "dare/budget.h"
 #include "dare/dataset.h"
 #include "dare/error.h"
+#include "dare/health.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
 #include "dare/progress.h"
@@ -104,9 +105,10 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
         if (out.contains(p.id)) {
             continue;
         }
-        const generation_result r = session.generate(tokenized[i], p.id, pool.get());
+        const generation_result r = session.generate(tokenized[i], p.prompt, p.id, pool.get());
         json rec = {{"id", p.id_json}, {"prompt", p.prompt}};
         rec.update(session.record_fields(r));
+        rec["health"] = health_json(measure_health(p.prompt, r.text));
         out.append(rec);
         ++s.generated;
         s.tokens += r.stats.tokens;

@@ -11,6 +11,7 @@
 #include "dare/dataset.h"
 #include "dare/error.h"
 #include "dare/grouping.h"
+#include "dare/health.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
 #include "dare/session.h"
@@ -28,6 +29,7 @@ struct planned {
     std::string phase;  // warmup | main
     std::string prompt;
     std::vector<token> tokens;
+    grounding_ref ground;  // what the record's text is checked against (health.h)
 };
 
 struct group_plan {
@@ -40,6 +42,16 @@ struct group_plan {
 std::string slurp(const std::string & path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+json repetition_settings(const repetition_options & r) {
+    const auto & p = r.penalties;
+    return {{"no_repeat_ngram", r.no_repeat_ngram},   {"dry_multiplier", p.dry_multiplier},
+            {"dry_base", p.dry_base},                 {"dry_allowed_length", p.dry_allowed_length},
+            {"dry_last_n", p.dry_last_n},             {"repeat_penalty", p.repeat},
+            {"frequency_penalty", p.frequency},       {"presence_penalty", p.presence},
+            {"penalty_last_n", p.penalty_last_n},     {"no_copy_ngram", r.no_copy_ngram},
+            {"penalty_scope", r.penalties_see_prompt ? "all" : "output"}};
 }
 
 json settings_of(const run_options & o, const dataset & d) {
@@ -67,7 +79,11 @@ json settings_of(const run_options & o, const dataset & d) {
               {"history_max", o.history_max},
               {"templates", o.templates.empty() ? std::string("kar") : slurp(o.templates)},
               {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
-              {"seed", o.seed}};
+              {"seed", o.seed},
+              {"repetition", repetition_settings(g.gen.repetition)},
+              {"relaxed_rule", relaxed_rule_name(g.spec.verify.rule)},
+              {"health_guard", g.health_guard},
+              {"kv_layout", g.kv_layout}};
     if (o.top_items > 0) {  // only when set, so runs made before these options still resume
         s["top_items"] = o.top_items;
     }
@@ -115,6 +131,13 @@ std::vector<int32_t> sample(size_t count, int64_t n, uint64_t seed) {
     return idx;
 }
 
+// Every user's history as the run sees it (interactions with the top items,
+// the training part only with --test-fraction).
+std::vector<std::vector<int32_t>> run_histories(const dataset & d, int32_t top_items, double test_fraction) {
+    const std::vector<int32_t> kept = interactions_with_top_items(d, top_items);
+    return user_histories(d, test_fraction > 0 ? time_split(d, kept, test_fraction).train : kept);
+}
+
 std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, const grouping & g,
                                   const std::vector<int32_t> & chosen, const run_options & o,
                                   const prompt_templates & t, const std::vector<std::vector<int32_t>> & hist) {
@@ -142,13 +165,12 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
             if (kind == "item") {
                 p.id = d.items[i].id;
                 p.prompt = item_prompt(t, d.items[i]);
+                p.ground = item_grounding(d.items[i]);
             } else {
                 p.id = d.users[i].id;
-                std::span<const int32_t> h = hist[i];
-                if (p.phase == "warmup" && h.size() > 1) {  // yesterday's knowledge: the earlier half of the history
-                    h = h.first(h.size() / 2);
-                }
+                const auto h = prompt_history(hist[i], p.phase == "warmup", o.history_max);
                 p.prompt = user_prompt(t, d, i, h, o.history_max);
+                p.ground = user_grounding(d, h);
             }
             gp.records.push_back(std::move(p));
         }
@@ -237,7 +259,7 @@ json run_pipeline(const run_options & o) {
     }
     if (users) {
         const grouping g = group_users(d, o.grouping, o.user_groups, o.seed);
-        const auto hist = user_histories(d, o.test_fraction > 0 ? time_split(d, kept, o.test_fraction).train : kept);
+        const auto hist = run_histories(d, o.top_items, o.test_fraction);
         std::vector<int32_t> chosen;  // users without a rating left to describe them are skipped
         size_t skipped = 0;
         for (int32_t u : sample(d.users.size(), 0, o.seed + 1)) {
@@ -376,12 +398,13 @@ json run_pipeline(const run_options & o) {
                 todo_phase.size(),
                 [&](size_t k) {
                     const auto & r = *todo_phase[k];
-                    return generation_session::record_ref{r.tokens, r.kind + ":" + r.id, pool.get()};
+                    return generation_session::record_ref{r.tokens, r.prompt, r.kind + ":" + r.id, pool.get()};
                 },
                 [&](size_t k, generation_result && res) {
                     const auto & r = *todo_phase[k];
                     json rec = {{"kind", r.kind}, {"id", r.id}, {"group", r.group}, {"phase", r.phase}, {"prompt", r.prompt}};
                     rec.update(session.record_fields(res));
+                    rec["health"] = health_json(measure_health(r.prompt, res.text, r.ground));
                     out.append(rec);
                     ++in_pool;
                     prog.record_done(res.stats.tokens, res.stats.forward_passes);
@@ -398,37 +421,123 @@ json run_pipeline(const run_options & o) {
     return summary;
 }
 
+std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool warmup, int history_max) {
+    if (warmup && history.size() > 1) {  // yesterday's knowledge: the earlier half of the history
+        history = history.first(history.size() / 2);
+    }
+    if (history_max > 0 && history.size() > static_cast<size_t>(history_max)) {
+        history = history.last(static_cast<size_t>(history_max));
+    }
+    return history;
+}
+
+json reassess_health(const std::string & rundir, const std::string & dataset_dir, bool write) {
+    const std::string path = rundir + "/knowledge.jsonl";
+    const json settings = fs::exists(rundir + "/run.json") ? json::parse(slurp(rundir + "/run.json"), nullptr, false)
+                                                           : json();
+    if (!fs::exists(path) || !settings.is_object()) {
+        throw error(rundir + ": not a dare run folder (knowledge.jsonl and run.json)");
+    }
+    const std::string dir = dataset_dir.empty() ? settings.value("dataset", std::string()) : dataset_dir;
+    const dataset d = load_dataset(dir);
+    const auto hist = run_histories(d, settings.value("top_items", 0), settings.value("test_fraction", 0.0));
+    const int history_max = settings.value("history_max", 30);
+    std::map<std::string, int32_t> item_of, user_of;
+    for (size_t i = 0; i < d.items.size(); ++i) {
+        item_of[d.items[i].id] = static_cast<int32_t>(i);
+    }
+    for (size_t u = 0; u < d.users.size(); ++u) {
+        user_of[d.users[u].id] = static_cast<int32_t>(u);
+    }
+    std::vector<json> recs;
+    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long line) {
+        if (!j.contains("kind") || !j.contains("prompt") || !j.contains("text") || !j["prompt"].is_string() ||
+            !j["text"].is_string()) {
+            throw error_at(path, line, "not a dare run record (kind, id, prompt, text)");
+        }
+        const std::string kind = j["kind"].get<std::string>(), id = id_text(j.value("id", json()));
+        grounding_ref ref;
+        if (kind == "item" && item_of.count(id)) {
+            ref = item_grounding(d.items[static_cast<size_t>(item_of[id])]);
+        } else if (kind == "user" && user_of.count(id)) {
+            const int32_t u = user_of[id];
+            ref = user_grounding(d, prompt_history(hist[static_cast<size_t>(u)], j.value("phase", "") == "warmup",
+                                                   history_max));
+        } else {
+            throw error_at(path, line, kind + " " + id + " is not in the dataset " + dir);
+        }
+        recs.push_back(j);
+        recs.back()["health"] =
+            health_json(measure_health(j["prompt"].get<std::string>(), j["text"].get<std::string>(), ref));
+    });
+    const json summary = summarize_records(rundir, [&](const std::function<void(const json &, long)> & fn) {
+        for (size_t i = 0; i < recs.size(); ++i) {
+            fn(recs[i], static_cast<long>(i + 1));
+        }
+    });
+    if (write) {
+        std::string out;
+        for (const auto & r : recs) {
+            out += r.dump() + "\n";
+        }
+        write_file_atomically(path, out);
+        write_file_atomically(rundir + "/summary.json", summary.dump(2) + "\n");
+    }
+    return summary;
+}
+
 json summarize_run(const std::string & rundir) {
     const std::string path = rundir + "/knowledge.jsonl";
     if (!fs::exists(path)) {
         throw error(rundir + ": no knowledge.jsonl (not a dare run folder?)");
     }
+    return summarize_records(rundir, [&](const std::function<void(const json &, long)> & fn) {
+        for_each_jsonl_object(path, "knowledge file", fn);
+    });
+}
+
+json summarize_records(const std::string & rundir, const record_source & each) {
+    const std::string path = rundir + "/knowledge.jsonl";
     struct acc {
-        int64_t records = 0, tokens = 0, passes = 0;
-        double seconds = 0;
+        int64_t records = 0, tokens = 0, passes = 0, regenerated = 0;
+        double seconds = 0, prefill_seconds = 0;
+        health_totals health;
         json to_json() const {
-            return {{"records", records},
-                    {"tokens", tokens},
-                    {"forward_passes", passes},
-                    {"seconds", seconds},
-                    {"tau", passes ? static_cast<double>(tokens) / passes : 0.0},
-                    {"tokens_per_second", seconds > 0 ? tokens / seconds : 0.0}};
+            json j = {{"records", records},
+                      {"tokens", tokens},
+                      {"forward_passes", passes},
+                      {"seconds", seconds},
+                      {"prefill_seconds", prefill_seconds},
+                      {"tau", passes ? static_cast<double>(tokens) / passes : 0.0},
+                      {"tokens_per_second", seconds > 0 ? tokens / seconds : 0.0},
+                      {"regenerated", regenerated}};
+            if (health.records() > 0) {
+                j["health"] = health.to_json();
+            }
+            return j;
         }
     };
     acc all;
+    std::map<std::string, acc> by_kind;                  // item | user
     std::map<std::string, acc> by_group;                 // kind/group
     std::map<std::string, std::map<std::string, acc>> by_phase;  // kind/group -> phase
-    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long line) {
+    each([&](const json & j, long line) {
         if (!j.contains("kind") || !j.contains("group") || !j.contains("tokens") || !j.contains("forward_passes") ||
             !j.contains("seconds")) {
             throw error_at(path, line, "not a dare run record (kind, group, tokens, forward_passes, seconds)");
         }
-        const std::string key = j["kind"].get<std::string>() + "/" + j["group"].get<std::string>();
-        for (acc * a : {&all, &by_group[key], &by_phase[key][j.value("phase", "main")]}) {
+        const std::string kind = j["kind"].get<std::string>();
+        const std::string key = kind + "/" + j["group"].get<std::string>();
+        for (acc * a : {&all, &by_kind[kind], &by_group[key], &by_phase[key][j.value("phase", "main")]}) {
             ++a->records;
             a->tokens += j["tokens"].get<int64_t>();
             a->passes += j["forward_passes"].get<int64_t>();
             a->seconds += j["seconds"].get<double>();
+            a->prefill_seconds += j.value("prefill_seconds", 0.0);
+            a->regenerated += j.value("guard", "") == "regenerated" ? 1 : 0;
+            if (j.contains("health")) {
+                a->health.add(j["health"]);
+            }
         }
     });
     json groups = json::array();
@@ -441,7 +550,11 @@ json summarize_run(const std::string & rundir) {
         }
         groups.push_back(g);
     }
-    json s = {{"totals", all.to_json()}, {"groups", groups}};
+    json kinds = json::object();
+    for (const auto & [kind, a] : by_kind) {
+        kinds[kind] = a.to_json();
+    }
+    json s = {{"totals", all.to_json()}, {"kinds", kinds}, {"groups", groups}};
     if (fs::exists(rundir + "/run.json")) {
         s["settings"] = json::parse(slurp(rundir + "/run.json"), nullptr, false);
     }

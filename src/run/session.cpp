@@ -5,6 +5,7 @@
 
 #include "dare/budget.h"
 #include "dare/error.h"
+#include "dare/health.h"
 
 namespace dare {
 
@@ -23,15 +24,19 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
         throw error("--temperature > 0 with --mode " + o.mode + " needs --verify sample");
     }
     spec_.verify.validate();
+    o.gen.repetition.validate();
     model_options mo;
     mo.verbose = o.verbose;
     model_ = std::make_unique<model>(o.model, mo);
     // Plain decoding keeps the invariant layout too: it is the reference strict runs reproduce.
-    const kv_layout layout =
-        speculative() ? layout_for(spec_.verify.mode, false) : kv_layout::batch_invariant;
+    const bool fixed_layout = o.kv_layout != "auto";
+    const kv_layout layout = fixed_layout   ? parse_kv_layout(o.kv_layout)
+                             : speculative() ? layout_for(spec_.verify.mode, false)
+                                             : kv_layout::batch_invariant;
     if (speculative() && o.auto_budget) {
         spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, layout);
     }
+    one_record_invariant_ = layout == kv_layout::batch_invariant;
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;
@@ -47,7 +52,9 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     }
     if (o.parallel > 1) {
         context_options bc = co;
-        bc.layout = speculative() ? layout_for(spec_.verify.mode, true) : kv_layout::batch_invariant;
+        bc.layout = fixed_layout   ? layout
+                    : speculative() ? layout_for(spec_.verify.mode, true)
+                                    : kv_layout::batch_invariant;
         bc.n_ctx = o.n_ctx * static_cast<uint32_t>(o.parallel);
         bc.n_seq_max = batched_seq_max(o.parallel);
         batch_ctx_ = std::make_unique<context>(*model_, bc);
@@ -58,6 +65,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
             bo.spec.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout);
         }
         bo.speculate = speculative();
+        bo.insert_output = !guarded();  // the guard inserts what it keeps
         batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
     }
     model_name_ = std::filesystem::path(o.model).filename().string();
@@ -79,11 +87,81 @@ void generation_session::check_fits(size_t n_prompt_tokens) const {
     check_fits_context(*ctx_, n_prompt_tokens + slack, o_.gen.max_tokens);
 }
 
-generation_result generation_session::generate(std::span<const token> prompt, const std::string & record_id,
-                                               token_index * pool) {
+bool generation_session::guarded() const {
+    return speculative() && o_.health_guard && spec_.verify.mode == verify_mode::relaxed;
+}
+
+speculative_decoder & generation_session::strict_decoder() {
+    if (!strict_dec_) {
+        speculative_options so = spec_;
+        so.verify.mode = verify_mode::strict;
+        const kv_layout layout = layout_for(verify_mode::strict, false);
+        if (o_.auto_budget) {
+            so.cost = load_or_measure_cost_curve(*model_, o_.n_threads, true, layout);
+        }
+        context_options co;
+        co.n_ctx = o_.n_ctx;
+        co.n_threads = o_.n_threads;
+        co.layout = layout;
+        co.n_seq_max = speculative_seq_max(so.limits);
+        strict_ctx_ = std::make_unique<context>(*model_, co);
+        strict_dec_ = std::make_unique<speculative_decoder>(*strict_ctx_, so);
+    }
+    return *strict_dec_;
+}
+
+void generation_session::guard_and_commit(std::span<const token> prompt, const std::string & prompt_text,
+                                          const generation_options & g, token_index * pool, bool exact_until_departure,
+                                          generation_result & r) {
+    if (!guarded()) {
+        return;
+    }
+    r.guard = "passed";
+    // A text that never took a token off the argmax is strict's own (relaxed
+    // verification keeps strict's KV order until then, on the same layout):
+    // plain decoding would have written it too, healthy or not.
+    const bool strict_text = exact_until_departure && r.stats.off_argmax == 0;
+    if (!measure_health(prompt_text, r.text).healthy()) {
+        r.guard = strict_text ? "strict_text" : "regenerated";
+    }
+    if (r.guard == std::string("regenerated")) {
+        // Drafts from the record's own prompt and output only: the prompt is
+        // in the pool already, and strict text does not depend on drafts.
+        generation_result s = strict_decoder().generate(prompt, g, nullptr);
+        const generation_stats & a = r.stats;
+        generation_stats & b = s.stats;
+        b.forward_passes += a.forward_passes;
+        b.draft_tokens += a.draft_tokens;
+        b.accepted_tokens += a.accepted_tokens;
+        b.redecoded_tokens += a.redecoded_tokens;
+        b.prefill_seconds += a.prefill_seconds;
+        b.retrieval_seconds += a.retrieval_seconds;
+        b.verify_seconds += a.verify_seconds;
+        b.decode_seconds += a.decode_seconds;
+        b.seconds += a.seconds;
+        b.off_argmax = a.off_argmax;
+        b.off_argmax_copies = a.off_argmax_copies;
+        b.off_argmax_eog = a.off_argmax_eog;
+        b.refused = a.refused;
+        r = std::move(s);
+        r.regenerated = true;
+        r.guard = "regenerated";
+    }
+    if (pool) {
+        pool->insert(r.output_tokens(), token_source::output);
+    }
+}
+
+generation_result generation_session::generate(std::span<const token> prompt, const std::string & prompt_text,
+                                               const std::string & record_id, token_index * pool) {
     generation_options g = o_.gen;
     g.seed = record_seed(o_.gen.seed, record_id);
-    return speculative() ? spec_dec_->generate(prompt, g, pool) : vanilla_->generate(prompt, g);
+    if (!speculative()) {
+        return vanilla_->generate(prompt, g);
+    }
+    generation_result r = spec_dec_->generate(prompt, g, pool, !guarded());
+    guard_and_commit(prompt, prompt_text, g, pool, one_record_invariant_, r);
+    return r;
 }
 
 void generation_session::generate_many(size_t n, const std::function<record_ref(size_t)> & record,
@@ -91,19 +169,28 @@ void generation_session::generate_many(size_t n, const std::function<record_ref(
     if (!batched_) {
         for (size_t i = 0; i < n; ++i) {
             const record_ref r = record(i);
-            on_done(i, generate(r.prompt, r.id, r.pool));
+            on_done(i, generate(r.prompt, r.prompt_text, r.id, r.pool));
         }
         return;
     }
     // Batched records are greedy (strict or relaxed): no per-record seed to set.
     // pld drafts from each record's own context, so it gets no pool.
+    std::vector<record_ref> refs(n);
     batched_->run(
         n,
         [&](size_t i) {
-            const record_ref r = record(i);
-            return batched_record{r.prompt, drafts_from_pool() ? r.pool : nullptr};
+            refs[i] = record(i);
+            return batched_record{refs[i].prompt, drafts_from_pool() ? refs[i].pool : nullptr};
         },
-        o_.gen, on_done);
+        o_.gen,
+        [&](size_t i, generation_result && res) {
+            generation_options g = o_.gen;
+            g.seed = record_seed(o_.gen.seed, refs[i].id);
+            // Batched relaxed decoding keeps no strict order: every degenerate text is regenerated.
+            guard_and_commit(refs[i].prompt, refs[i].prompt_text, g, drafts_from_pool() ? refs[i].pool : nullptr, false,
+                             res);
+            on_done(i, std::move(res));
+        });
 }
 
 void generation_session::reinsert(token_index & pool, const std::string & prompt, const std::string & text) const {
@@ -112,7 +199,7 @@ void generation_session::reinsert(token_index & pool, const std::string & prompt
 }
 
 json generation_session::record_fields(const generation_result & r) const {
-    return {{"text", r.text},
+    json j = {{"text", r.text},
             {"tokens", r.stats.tokens},
             {"forward_passes", r.stats.forward_passes},
             {"tau", r.stats.tau()},
@@ -129,6 +216,17 @@ json generation_session::record_fields(const generation_result & r) const {
             {"verify", speculative() ? verify_mode_name(spec_.verify.mode) : "none"},
             {"temperature", o_.gen.temperature},
             {"model", model_name_}};
+    if (speculative() && spec_.verify.mode == verify_mode::relaxed) {
+        j["relaxed"] = {{"rule", relaxed_rule_name(spec_.verify.rule)},
+                        {"off_argmax", r.stats.off_argmax},
+                        {"copies", r.stats.off_argmax_copies},
+                        {"eog", r.stats.off_argmax_eog},
+                        {"refused", r.stats.refused}};
+    }
+    if (r.guard) {
+        j["guard"] = r.guard;
+    }
+    return j;
 }
 
 }  // namespace dare

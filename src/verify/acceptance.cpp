@@ -20,6 +20,54 @@ verify_mode parse_verify_mode(const std::string & s) {
     throw error("--verify must be strict, relaxed or sample (got '" + s + "')");
 }
 
+relaxed_rule parse_relaxed_rule(const std::string & s) {
+    for (relaxed_rule r : {relaxed_rule::dare, relaxed_rule::eog, relaxed_rule::copy, relaxed_rule::guarded,
+                           relaxed_rule::typical}) {
+        if (s == relaxed_rule_name(r)) {
+            return r;
+        }
+    }
+    throw error("--relaxed-rule must be dare, eog, copy, guarded or typical (got '" + s + "')");
+}
+
+const char * relaxed_rule_name(relaxed_rule r) {
+    switch (r) {
+        case relaxed_rule::dare: return "dare";
+        case relaxed_rule::eog: return "eog";
+        case relaxed_rule::copy: return "copy";
+        case relaxed_rule::guarded: return "guarded";
+        case relaxed_rule::typical: return "typical";
+    }
+    return "?";
+}
+
+namespace {
+uint64_t gram_hash(const token * t, size_t n) { return mix::fnv1a(mix::fnv_offset, t, n * sizeof(token)); }
+}  // namespace
+
+void prompt_copies::build(std::span<const token> prompt) {
+    grams_.clear();
+    for (size_t i = 0; i + kCopyNgram <= prompt.size(); ++i) {
+        grams_.push_back(gram_hash(prompt.data() + i, kCopyNgram));
+    }
+    std::sort(grams_.begin(), grams_.end());
+    grams_.erase(std::unique(grams_.begin(), grams_.end()), grams_.end());
+}
+
+bool prompt_copies::in_copy(std::span<const token> tail, token t) const {
+    auto known = [&](const token * g) { return std::binary_search(grams_.begin(), grams_.end(), gram_hash(g, kCopyNgram)); };
+    if (tail.size() >= kCopyNgram && known(tail.data() + tail.size() - kCopyNgram)) {
+        return true;
+    }
+    if (tail.size() < kCopyNgram - 1) {
+        return false;
+    }
+    token g[kCopyNgram];
+    std::copy(tail.end() - static_cast<std::ptrdiff_t>(kCopyNgram - 1), tail.end(), g);
+    g[kCopyNgram - 1] = t;
+    return known(g);
+}
+
 const char * verify_mode_name(verify_mode m) {
     switch (m) {
         case verify_mode::strict: return "strict";
@@ -35,6 +83,9 @@ void verify_options::validate() const {
     }
     if (!(min_prob >= 0.0f && min_prob < 1.0f)) {
         throw error("--min-prob must be in [0, 1) (got " + std::to_string(min_prob) + ")");
+    }
+    if (!(typical_alpha > 0.0f && typical_alpha <= 1.0f)) {
+        throw error("--typical-alpha must be in (0, 1] (got " + std::to_string(typical_alpha) + ")");
     }
     if (mode == verify_mode::sample && !(temperature > 0.0f)) {
         throw error("--verify sample needs --temperature > 0");
@@ -121,9 +172,11 @@ token verifier::sample_from(std::span<const float> probs) {
     return static_cast<token>(std::max_element(probs.begin(), probs.end()) - probs.begin());
 }
 
-void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_result & out) {
+void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_result & out,
+                      const verify_context & vc) {
     out.accepted.clear();
     out.gaps.clear();
+    out.off_argmax = out.off_argmax_copies = out.off_argmax_eog = out.refused = 0;
     const int32_t n = tree.size();
     if (static_cast<int32_t>(children_.size()) < n + 1) {
         children_.resize(n + 1);
@@ -134,10 +187,32 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
     for (int32_t i = 0; i < n; ++i) {
         children_[tree.nodes[i].parent + 1].push_back(i);
     }
+    // Each row's logits after the repetition rules; each emitted token goes
+    // into the rules' history before the next row is looked at.
+    auto row_logits = [&](int32_t r) { return vc.processor ? vc.processor->apply(logits(r)) : logits(r); };
+    auto finish = [&](token t) {
+        out.next = t;
+        if (vc.processor) {
+            vc.processor->accept(t);
+        }
+    };
+    // The tokens just before a row (context, then the accepted path): what
+    // a candidate there would continue.
+    auto tail_before = [&]() -> std::span<const token> {
+        const size_t need = prompt_copies::kCopyNgram;
+        tail_.clear();
+        const size_t from_ctx = out.accepted.size() >= need ? 0 : std::min(vc.context.size(), need - out.accepted.size());
+        tail_.insert(tail_.end(), vc.context.end() - static_cast<std::ptrdiff_t>(from_ctx), vc.context.end());
+        const size_t from_path = std::min(out.accepted.size(), need);
+        for (size_t k = out.accepted.size() - from_path; k < out.accepted.size(); ++k) {
+            tail_.push_back(tree.nodes[out.accepted[k]].tok);
+        }
+        return tail_;
+    };
 
     int32_t row = 0;  // current node's row (0 = root)
     while (true) {
-        const auto lg = logits(row);
+        const auto lg = row_logits(row);
         const auto & kids = children_[row];
         int32_t chosen = -1;
         if (opts_.mode == verify_mode::strict) {
@@ -150,24 +225,25 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
                 }
             }
             if (chosen < 0) {
-                out.next = t2.best;
+                finish(t2.best);
                 return;
             }
         } else if (opts_.mode == verify_mode::relaxed) {
             if (kids.empty()) {
                 const top2_result t2 = top2(lg);
                 out.gaps.push_back(t2.gap);
-                out.next = t2.best;
+                finish(t2.best);
                 return;
             }
             select_top_k(lg, opts_.top_k);
             const token best = topk_[0];
             out.gaps.push_back(topk_.size() > 1 ? lg[best] - lg[topk_[1]] : top2_gap(lg));
             // The most probable child in the top-k (the first on ties). The
-            // argmax is always acceptable; another child needs p > min_prob
-            // (then the top token clears it too, as DARE's rule asks). On a
-            // failure only the argmax may be taken, which is then a child
-            // only on an exact tie of logits.
+            // argmax is always acceptable; another child needs p above the
+            // threshold (then the top token clears it too, as DARE's rule
+            // asks) and must pass the rule's guards. On a failure only the
+            // argmax may be taken, which is then a child only on an exact
+            // tie of logits.
             float best_logit = -INFINITY;
             for (int32_t c : kids) {
                 const token t = tree.nodes[c].tok;
@@ -177,9 +253,31 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
                 }
             }
             if (chosen >= 0 && tree.nodes[chosen].tok != best) {
+                const token t = tree.nodes[chosen].tok;
                 // p = exp(l - max) / sum exp(l' - max)
-                const float z = (as_array(lg) - lg[best]).exp().sum();
-                if (!(std::exp(best_logit - lg[best]) / z > opts_.min_prob)) {
+                probs_.resize(lg.size());
+                Eigen::Map<Eigen::ArrayXf> e(probs_.data(), static_cast<Eigen::Index>(probs_.size()));
+                e = (as_array(lg) - lg[best]).exp();
+                const float z = e.sum();
+                float threshold = opts_.min_prob;
+                if (opts_.rule == relaxed_rule::typical) {
+                    // entropy = log z - sum(e * (l - max)) / z
+                    const float s = (e * (as_array(lg) - lg[best]).cwiseMax(-1e30f)).sum();
+                    const float entropy = std::log(z) - s / z;
+                    threshold = std::min(threshold, opts_.typical_alpha * std::exp(-entropy));
+                }
+                bool ok = std::exp(best_logit - lg[best]) / z > threshold;
+                const bool copy = vc.copies && vc.copies->in_copy(tail_before(), t);
+                const bool eog = vc.is_eog && vc.is_eog(t);
+                if (ok && ((eog && opts_.eog_as_argmax_only()) || (copy && opts_.copies_as_argmax_only()))) {
+                    ok = false;
+                    ++out.refused;
+                }
+                if (ok) {
+                    ++out.off_argmax;
+                    out.off_argmax_copies += copy;
+                    out.off_argmax_eog += eog;
+                } else {
                     chosen = -1;
                     for (int32_t c : kids) {
                         if (tree.nodes[c].tok == best) {
@@ -190,7 +288,7 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
                 }
             }
             if (chosen < 0) {
-                out.next = best;
+                finish(best);
                 return;
             }
         } else {
@@ -208,11 +306,14 @@ void verifier::verify(const draft_tree & tree, const logits_fn & logits, verify_
                 probs_[t] = 0;  // rejected: the residual distribution excludes it
             }
             if (chosen < 0) {
-                out.next = sample_from(probs_);
+                finish(sample_from(probs_));
                 return;
             }
         }
         out.accepted.push_back(chosen);
+        if (vc.processor) {
+            vc.processor->accept(tree.nodes[chosen].tok);
+        }
         row = chosen + 1;
     }
 }

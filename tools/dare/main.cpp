@@ -22,6 +22,7 @@
 #include "dare/paths.h"
 #include "dare/pipeline.h"
 #include "dare/report.h"
+#include "dare/verify.h"
 
 namespace {
 
@@ -66,6 +67,84 @@ void add_decoding_options(CLI::App * c, dare::generate_job_options & o) {
                   "Relaxed verification: a draft token needs a target probability above this")
         ->check(CLI::Range(0.0f, 0.999999f))
         ->capture_default_str();
+    c->add_option_function<std::string>(
+         "--relaxed-rule", [&o](const std::string & v) { o.spec.verify.rule = dare::parse_relaxed_rule(v); },
+         std::string("Relaxed verification's variant: dare (the paper's top-k/threshold rule), eog (end of text "
+                     "only as the argmax), copy (tokens continuing a copy of the prompt only as the argmax), "
+                     "guarded (both), typical (guarded, threshold min(--min-prob, --typical-alpha * "
+                     "exp(-entropy))) [default: ") +
+             dare::relaxed_rule_name(o.spec.verify.rule) + "]")
+        ->check(CLI::IsMember({"dare", "eog", "copy", "guarded", "typical"}));
+    c->add_option("--typical-alpha", o.spec.verify.typical_alpha, "--relaxed-rule typical: the entropy factor")
+        ->check(CLI::Range(0.000001f, 1.0f))
+        ->capture_default_str();
+    c->add_option("--kv-layout", o.kv_layout,
+                  "KV layout of the decoding context: auto (strict, sample and vanilla on the batch-invariant one, "
+                  "which strict's token-identity needs; relaxed on plain attention for one record at a time, "
+                  "llama.cpp's default for --parallel > 1), invariant, default or plain (docs/engine.md)")
+        ->check(CLI::IsMember({"auto", "invariant", "default", "plain"}))
+        ->capture_default_str();
+    c->add_option("--health-guard", o.health_guard,
+                  "Relaxed verification: generate a record again with strict verification when its text is "
+                  "echo-only or looped (docs/quality.md) (true/false)")
+        ->capture_default_str();
+    auto & rep = o.gen.repetition;
+    c->add_option_function<std::string>(
+         "--repetition-control",
+         [&rep](const std::string & v) {
+             if (v == "off") {
+                 rep.no_repeat_ngram = 0;
+                 rep.no_copy_ngram = 0;
+                 rep.penalties.dry_multiplier = 0;
+                 rep.penalties.repeat = 1.0f;
+                 rep.penalties.frequency = 0;
+                 rep.penalties.presence = 0;
+             }
+         },
+         "off: no repetition rule at all (plain decoding's logits); on: the rules as set by the flags below "
+         "[default: on]")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->trigger_on_parse();
+    c->add_option("--no-repeat-ngram", rep.no_repeat_ngram,
+                  "Ban a token that would complete a token n-gram the output already holds (0 = off)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
+    c->add_option("--dry-multiplier", rep.penalties.dry_multiplier,
+                  "DRY penalty (llama.cpp's sampler) on tokens extending a repeated sequence (0 = off)")
+        ->check(CLI::Range(0.0f, 100.0f))
+        ->capture_default_str();
+    c->add_option("--dry-base", rep.penalties.dry_base, "DRY: the penalty grows by this factor per repeated token")
+        ->check(CLI::Range(1.0f, 10.0f))
+        ->capture_default_str();
+    c->add_option("--dry-allowed-length", rep.penalties.dry_allowed_length,
+                  "DRY: repeats up to this many tokens are free")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    c->add_option("--dry-last-n", rep.penalties.dry_last_n, "DRY: tokens of history it looks at")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
+    c->add_option("--repeat-penalty", rep.penalties.repeat, "Repeat penalty (1 = off; llama.cpp's penalties sampler)")
+        ->check(CLI::Range(0.01f, 10.0f))
+        ->capture_default_str();
+    c->add_option("--frequency-penalty", rep.penalties.frequency, "Frequency penalty per occurrence (0 = off)")
+        ->check(CLI::Range(-10.0f, 10.0f))
+        ->capture_default_str();
+    c->add_option("--presence-penalty", rep.penalties.presence, "Presence penalty (0 = off)")
+        ->check(CLI::Range(-10.0f, 10.0f))
+        ->capture_default_str();
+    c->add_option("--penalty-last-n", rep.penalties.penalty_last_n,
+                  "Repeat/frequency/presence penalties: tokens of history they look at")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
+    c->add_option("--no-copy-ngram", rep.no_copy_ngram,
+                  "Ban a token that would make the output's last M tokens a copy of M prompt tokens (0 = off)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
+    c->add_option_function<std::string>(
+         "--penalty-scope", [&rep](const std::string & v) { rep.penalties_see_prompt = v == "all"; },
+         std::string("History DRY and the repeat/frequency/presence penalties see: output or all [default: ") +
+             (rep.penalties_see_prompt ? "all" : "output") + "]")
+        ->check(CLI::IsMember({"output", "all"}));
     c->add_option("--draft-nodes", o.spec.limits.max_nodes,
                   "Largest draft tree per forward pass (equal to --draft-depth: a single branch)")
         ->check(CLI::Range(0, 255))
@@ -107,6 +186,7 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     o.model = dare::default_model_path();
     o.spec.limits = {32, 12};
     o.spec.self_draft = true;  // measured: docs/benchmarks.md (hybrid)
+    o.gen.repetition = dare::default_repetition();
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
@@ -143,6 +223,7 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     o.gen.verify = "relaxed";
     o.gen.spec.limits = {32, 12};
     o.gen.spec.self_draft = true;
+    o.gen.gen.repetition = dare::default_repetition();
     c->add_option("--dataset", o.dataset,
                   "Dataset folder: MovieLens (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) or the generic "
                   "shape of docs/datasets.md")
@@ -451,9 +532,7 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
         dare::context_options co;
         co.n_ctx = o.n_ctx;
         co.n_threads = o.threads;
-        co.layout = o.kv_layout == "default" ? dare::kv_layout::llama_default
-                    : o.kv_layout == "plain" ? dare::kv_layout::plain_attention
-                                             : dare::kv_layout::batch_invariant;
+        co.layout = dare::parse_kv_layout(o.kv_layout);
         const auto r = dare::corpus_perplexity(m, o.corpus, co);
         std::printf("model %s: %lld records, %lld tokens, mean NLL %.4f nats/token, perplexity %.3f\n",
                     m.info().description.c_str(), static_cast<long long>(r.records), static_cast<long long>(r.tokens),
@@ -483,6 +562,17 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     cc->add_option("--threads", ctr.threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
     cc->add_option("--json", ctr.json_out, "Write results as JSON here");
     cc->callback([] { std::printf("%s", dare::ctr_table(dare::run_ctr_eval(ctr)).c_str()); });
+    static std::string health_run, health_dataset;
+    static bool health_write = false;
+    auto * h = ev->add_subcommand("health",
+                                  "Measure every record's text health of a dare run again with the current "
+                                  "definitions (docs/quality.md) and print the run's table with it");
+    h->add_option("RUNDIR", health_run, "Run folder (knowledge.jsonl, run.json)")->required();
+    h->add_option("--dataset", health_dataset, "Dataset to ground against [default: the run's, from run.json]");
+    h->add_flag("--write", health_write, "Rewrite the records' health objects and summary.json with the new figures");
+    h->callback([] {
+        std::printf("%s", dare::report_table(dare::reassess_health(health_run, health_dataset, health_write)).c_str());
+    });
     static std::string text_a, text_b;
     auto * t = ev->add_subcommand("text",
                                   "Compare two runs of the same records word by word: ROUGE-L F1 (B against A), exact "
@@ -495,6 +585,23 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
                     "|---|---|---|---|---|---|---|\n| %lld | %.4f | %.4f | %.4f | %.4f | %lld | %lld |\n",
                     static_cast<long long>(c.records), c.rouge_l_mean, c.exact_match_rate, c.distinct_2_a,
                     c.distinct_2_b, static_cast<long long>(c.only_a), static_cast<long long>(c.only_b));
+        std::printf("\nText health (docs/quality.md) of the matched records:\n\n| run | kind | records | echo-only | "
+                    "looped | new words | words | longest repeat | distinct-2 | grounding |\n"
+                    "|---|---|---|---|---|---|---|---|---|---|\n");
+        for (const auto & [label, health] : {std::pair{"A", &c.health_a}, std::pair{"B", &c.health_b}}) {
+            for (const auto & [kind, h] : *health) {
+                if (h.empty()) {
+                    continue;
+                }
+                const std::string ground =
+                    h.contains("grounding") ? std::to_string(static_cast<int>(100 * h["grounding"].get<double>() + 0.5)) + "%" : "-";
+                std::printf("| %s | %s | %lld | %.0f%% | %.0f%% | %.0f%% | %.1f | %.1f | %.3f | %s |\n", label,
+                            kind.c_str(), static_cast<long long>(h["records"].get<int64_t>()),
+                            100 * h["echo_only"].get<double>(), 100 * h["looped"].get<double>(),
+                            100 * h["new_words"].get<double>(), h["words"].get<double>(),
+                            h["longest_repeat"].get<double>(), h["distinct_2"].get<double>(), ground.c_str());
+            }
+        }
     });
 }
 

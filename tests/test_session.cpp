@@ -1,0 +1,95 @@
+// generation_session on the real model: the health guard regenerates a
+// relaxed record whose text is degenerate with strict verification (so what
+// ships is what plain decoding would have written), leaves healthy ones
+// alone, and puts only the kept text into the pool.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "dare/health.h"
+#include "dare/session.h"
+#include "test_util.h"
+
+using namespace dare_test;
+
+namespace {
+
+dare::generate_job_options session_options(const std::string & verify, bool guard) {
+    dare::generate_job_options o;
+    o.model = dare::default_model_path();
+    o.mode = "pld";
+    o.verify = verify;
+    o.spec.limits = {16, 8};
+    o.auto_budget = false;
+    o.health_guard = guard;
+    o.gen.max_tokens = 48;
+    o.gen.repetition = dare::default_repetition();  // as dare generate and dare run apply them
+    o.n_ctx = 1024;
+    o.n_threads = 2;
+    return o;
+}
+
+}  // namespace
+
+TEST(Session, HealthGuardRegeneratesDegenerateRelaxedTextsStrictly) {
+    // An echo: the model repeats the sentence it is asked to repeat, so
+    // nearly every word of the text is a prompt word.
+    const std::string echo = "Repeat exactly, word for word: the quick brown fox jumps over the lazy dog.";
+    // A healthy text: new words, no loop.
+    const std::string healthy = "Introduce movie Heat (1995) and describe its attributes.";
+    dare::generation_session relaxed(session_options("relaxed", true));
+    dare::generation_session unguarded(session_options("relaxed", false));
+    dare::generation_session strict(session_options("strict", false));
+    int regenerated = 0;
+    for (const std::string & p : {echo, healthy}) {
+        const auto toks = relaxed.prompt_tokens(p);
+        const auto r = relaxed.generate(toks, p, "x", nullptr);
+        const auto u = unguarded.generate(toks, p, "x", nullptr);
+        const auto s = strict.generate(toks, p, "x", nullptr);
+        const bool bad = !dare::measure_health(p, u.text).healthy();
+        // The unguarded relaxed text left the argmax somewhere (else it would
+        // be strict's own, which the guard keeps as it is).
+        EXPECT_EQ(u.text == s.text, u.stats.off_argmax == 0) << p;
+        EXPECT_EQ(r.regenerated, bad && u.stats.off_argmax > 0) << p << "\n" << u.text;
+        if (bad) {
+            ++regenerated;
+            // The shipped text is the strict one; a regeneration's time counts both attempts.
+            EXPECT_EQ(r.text, s.text);
+            if (r.regenerated) {
+                EXPECT_GE(r.stats.forward_passes, s.stats.forward_passes + 1);
+                EXPECT_EQ(relaxed.record_fields(r)["guard"], "regenerated");
+            } else {
+                EXPECT_EQ(relaxed.record_fields(r)["guard"], "strict_text");
+            }
+        } else {
+            EXPECT_EQ(r.text, u.text);  // a healthy text is left as relaxed wrote it
+            EXPECT_EQ(relaxed.record_fields(r)["guard"], "passed");
+        }
+        EXPECT_FALSE(unguarded.record_fields(u).contains("guard"));
+        EXPECT_FALSE(strict.record_fields(s).contains("guard"));
+    }
+    EXPECT_EQ(regenerated, 1) << "the echo prompt must trip the guard and the movie prompt must not";
+}
+
+TEST(Session, GuardedPoolGetsOnlyTheKeptText) {
+    auto o = session_options("relaxed", true);
+    o.mode = "dare";
+    dare::generation_session s(o);
+    const std::string p = "Repeat exactly, word for word: the quick brown fox jumps over the lazy dog.";
+    const auto toks = s.prompt_tokens(p);
+    auto pool = dare::make_index(dare::index_kind::suffix);
+    const auto r = s.generate(toks, p, "x", pool.get());
+    // The pool holds the prompt once and the kept output once: it is byte
+    // for byte the pool built from exactly those two.
+    auto want = dare::make_index(dare::index_kind::suffix);
+    want->insert(toks, dare::token_source::prompt);
+    std::span<const dare::token> out(r.tokens);
+    if (r.stopped_at_eog) {
+        out = out.first(out.size() - 1);
+    }
+    want->insert(out, dare::token_source::output);
+    std::ostringstream got_body, want_body;
+    pool->save_body(got_body);
+    want->save_body(want_body);
+    EXPECT_EQ(got_body.str(), want_body.str());
+}
