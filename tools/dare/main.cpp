@@ -187,6 +187,7 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     o.spec.limits = {32, 12};
     o.spec.self_draft = true;  // measured: docs/benchmarks.md (hybrid)
     o.gen.repetition = dare::default_repetition();
+    o.spec.verify.rule = dare::relaxed_rule::guarded;  // measured: docs/quality.md "Text health"
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
@@ -224,6 +225,7 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     o.gen.spec.limits = {32, 12};
     o.gen.spec.self_draft = true;
     o.gen.gen.repetition = dare::default_repetition();
+    o.gen.spec.verify.rule = dare::relaxed_rule::guarded;
     c->add_option("--dataset", o.dataset,
                   "Dataset folder: MovieLens (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) or the generic "
                   "shape of docs/datasets.md")
