@@ -22,9 +22,12 @@ OFF="--repetition-control off"
 declare -A ARGS=(
   # plain decoding, without and with the default repetition rules
   [plain]="--mode vanilla $OFF"
+  # the same on plain attention (--kv-layout plain): what the KV layout alone changes
+  [plain-plainkv]="--mode vanilla $OFF --kv-layout plain"
   [plain-rep]="--mode vanilla"
   # relaxed verification (top-k 2, p > 0.1), no repetition rules, no guard: the rule variants
   [dare]="--relaxed-rule dare --health-guard false $OFF"
+  [dare-plainkv]="--relaxed-rule dare --health-guard false $OFF --kv-layout plain"
   [dare-noself]="--relaxed-rule dare --health-guard false --self-draft false $OFF"
   [eog]="--relaxed-rule eog --health-guard false $OFF"
   [copy]="--relaxed-rule copy --health-guard false $OFF"

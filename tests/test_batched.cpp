@@ -146,17 +146,21 @@ TEST(Batched, StrictSpeculationMatchesGreedyUpToNearTies) {
 }
 
 // With the default repetition rules each record's rows are processed with
-// its own history, so strict batched speculation still writes what plain
-// decoding with the same rules writes.
-TEST(Batched, StrictSpeculationWithRepetitionRulesMatchesGreedy) {
+// its own history, so strict batched speculation writes exactly what plain
+// decoding with the same rules writes. One slot at a time the logits are
+// bit-identical to one-record decoding, so any difference would be the
+// rules' doing; with several slots the step's other rows move logits by up
+// to a few tenths at identical histories (the gaps printed by
+// StrictSpeculationMatchesGreedyUpToNearTies), which says nothing about the
+// rules.
+TEST(Batched, StrictSpeculationWithRepetitionRulesIsExactlyGreedy) {
     dare::batched_options bo;
-    bo.parallel = 4;
+    bo.parallel = 1;
     bo.spec.limits = {16, 8};
     bo.spec.verify.mode = dare::verify_mode::strict;
     const auto b = run_batched(bo, nullptr, true);
     EXPECT_GT(b.totals.accepted_tokens, 0);
-    const int32_t same = check_against_greedy(b, "strict B=4, repetition rules", true);
-    EXPECT_GE(same, static_cast<int32_t>(b.out.size()) / 2);
+    EXPECT_EQ(check_against_greedy(b, "strict B=1, repetition rules", true), static_cast<int32_t>(b.out.size()));
     // The rules changed the texts: plain greedy decoding without them differs.
     int32_t differ = 0;
     for (size_t i = 0; i < b.out.size(); ++i) {
@@ -275,3 +279,4 @@ TEST(Batched, DraftsAreKeptOnlyWhereTheySave) {
     EXPECT_EQ(dare::drafts_worth_keeping({}, 4, 4, 1000, line), 0u);
     EXPECT_EQ(dare::drafts_worth_keeping(p, 0, 500, 1000, line), 0u);
 }
+
