@@ -55,5 +55,5 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 DIRS=()
-for name in "${NAMES[@]}"; do DIRS+=("$name=$(ls -d "$W/$name"-r* | tr '\n' ',' | sed 's/,$//')"); done
+for name in "${NAMES[@]}"; do DIRS+=("$name=$(ls -d "$W/$name"-r[0-9]* | tr '\n' ',' | sed 's/,$//')"); done
 python3 bench/health_table.py "${DIRS[@]}" | tee "$W/health.md"

@@ -1,12 +1,14 @@
 // Continuous batching on the real model: plain batching and strict
 // speculation give each record the text one-at-a-time greedy decoding gives
 // (up to near-ties of the top two logits, whose gap is measured at every
-// divergence), relaxed batching stays within its rule's accounting, and pools
-// grow with every finished record.
+// divergence), relaxed batching (on the layout dare run gives it) stays close
+// to greedy text and within its rule's accounting, and pools grow with every
+// finished record.
 #include <gtest/gtest.h>
 
 #include "dare/batched.h"
 #include "dare/error.h"
+#include "dare/text_metrics.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -14,6 +16,9 @@ using namespace dare_test;
 namespace {
 
 constexpr int32_t kTokens = 48;
+// RelaxedDraftsFromAGrowingPool: the least mean ROUGE-L F1 of relaxed batched
+// text against greedy text it accepts as close (measured: 0.749).
+constexpr double kRelaxedRouge = 0.6;
 
 // Vanilla outputs and per-token gaps, one record at a time.
 struct reference {
@@ -65,6 +70,9 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
         longest = std::max(longest, p.size());
     }
     auto co = test_context(static_cast<uint32_t>(bo.parallel * (longest + kTokens + 16)), dare::batched_seq_max(bo.parallel));
+    // The layout dare run gives these settings (relaxed batches of several
+    // records run on llama.cpp's default layout).
+    co.layout = bo.speculate ? dare::layout_for(bo.spec.verify.mode, bo.parallel > 1) : dare::kv_layout::batch_invariant;
     dare::context ctx(bundled_model(), co);
     dare::batched_decoder dec(ctx, bo);
     dare::generation_options g;
@@ -187,6 +195,7 @@ TEST(Batched, RelaxedDraftsFromAGrowingPool) {
     bo.parallel = 4;
     bo.spec.limits = {16, 8};
     bo.spec.verify.mode = dare::verify_mode::relaxed;
+    bo.spec.verify.rule = dare::relaxed_rule::guarded;  // dare run's default
     bo.spec.self_draft = true;
     const auto b = run_batched(bo, pool.get());
     const auto & ref = greedy_reference();
@@ -197,12 +206,24 @@ TEST(Batched, RelaxedDraftsFromAGrowingPool) {
     }
     EXPECT_EQ(pool->stored_tokens(), inserted);
     EXPECT_GT(b.totals.accepted_tokens, 0);
-    for (const auto & r : b.out) {
+    double rouge = 0;
+    int32_t off_argmax = 0;
+    for (size_t i = 0; i < b.out.size(); ++i) {
+        const auto & r = b.out[i];
         EXPECT_GE(r.stats.tokens, 1);
         EXPECT_LE(r.stats.tokens, kTokens);
-        EXPECT_GE(r.stats.tau(), 1.0);
         EXPECT_LE(r.stats.accepted_tokens, r.stats.draft_tokens);
+        EXPECT_LE(r.stats.off_argmax, r.stats.accepted_tokens);
+        off_argmax += r.stats.off_argmax;
+        rouge += dare::rouge_l_f1(dare::words_of(r.text), dare::words_of(ref.out[i].text));
     }
+    rouge /= static_cast<double>(b.out.size());
+    std::printf("relaxed B=4 on llama.cpp's default layout: %lld accepted, %d off the argmax, mean ROUGE-L F1 "
+                "against greedy %.3f\n",
+                static_cast<long long>(b.totals.accepted_tokens), off_argmax, rouge);
+    // Relaxation happened, and the texts stay close to greedy decoding's.
+    EXPECT_GT(off_argmax, 0);
+    EXPECT_GT(rouge, kRelaxedRouge);
 }
 
 TEST(Batched, RefusesWhatItCannotDo) {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -18,7 +19,8 @@ using namespace dare_test;
 
 namespace {
 
-// 6 users x 8 items, ratings depend on user parity and item genre.
+// 6 users x 8 items, ratings depend on user parity and item genre (the
+// genre follows the item's parity).
 void write_fixture(const std::string & dir) {
     std::filesystem::create_directories(dir);
     std::ostringstream items, inter;
@@ -31,6 +33,29 @@ void write_fixture(const std::string & dir) {
         for (int i = 0; i < 8; ++i) {
             inter << 'u' << u << ",i" << i << ',' << ((u % 2 == i % 2) ? 5 : 2) << ',' << (1000 + u * 3 + i * 10) << '\n';
         }
+    }
+    write_file(dir + "/items.jsonl", items.str());
+    write_file(dir + "/interactions.csv", inter.str());
+}
+
+// A task only knowledge can solve: an item is liked iff its index is even;
+// all items share a genre and have no year; 24 users each rate one of items
+// 0-5 (training, all at one time: a row sees only earlier times, so no
+// training row has any history) and then item 6 or 7 (test; which one is
+// independent of the training item's parity, so the user's own history says
+// nothing about it).
+void write_knowledge_fixture(const std::string & dir) {
+    std::filesystem::create_directories(dir);
+    std::ostringstream items, inter;
+    inter << "user,item,rating,timestamp\n";
+    for (int i = 0; i < 8; ++i) {
+        items << "{\"id\": \"i" << i << "\", \"title\": \"Film " << i << "\", \"genres\": [\"Comedy\"]}\n";
+    }
+    auto rating = [](int i) { return i % 2 == 0 ? 5 : 2; };
+    for (int u = 0; u < 24; ++u) {
+        const int train = u % 6, test = 6 + (u / 2) % 2;
+        inter << 'u' << u << ",i" << train << ',' << rating(train) << ",1000\n";
+        inter << 'u' << u << ",i" << test << ',' << rating(test) << ",2000\n";
     }
     write_file(dir + "/items.jsonl", items.str());
     write_file(dir + "/interactions.csv", inter.str());
@@ -84,43 +109,78 @@ TEST(Ctr, NoTestLabelReachesAnyFeature) {
     const auto f2 = dare::base_features(d, s, 4.0f);
     EXPECT_EQ(f1.x, f2.x);
     EXPECT_NE(f1.y, f2.y);
-    // A training row's own label does not reach its features either: the
-    // first interaction of every user has no user history.
-    const size_t cols = static_cast<size_t>(f1.cols());
-    EXPECT_EQ(f1.names[0], "user_log_count");
-    std::set<int32_t> seen_user;
-    for (size_t r = 0; r < s.train.size(); ++r) {
-        const auto & in = d.interactions[s.train[r]];
-        if (seen_user.insert(in.user).second) {
-            EXPECT_FLOAT_EQ(f1.x[r * cols], 0.0f) << "row " << r;
+    // No row's features use its own label or anything later in time:
+    // changing every rating at or after a row's time (its own included)
+    // leaves that row's features as they were.
+    const auto d0 = dare::load_dataset(t / "ds");
+    const auto f0 = dare::base_features(d0, s, 4.0f);
+    const size_t cols = static_cast<size_t>(f0.cols());
+    std::vector<int32_t> rows = s.train;
+    rows.insert(rows.end(), s.test.begin(), s.test.end());
+    int changed_later = 0;
+    for (size_t r = 0; r < rows.size(); ++r) {
+        auto d1 = d0;
+        const int64_t t0 = d0.interactions[rows[r]].timestamp;
+        for (auto & in : d1.interactions) {
+            if (in.timestamp >= t0) {
+                in.rating = in.rating >= 4 ? 1.0f : 5.0f;
+            }
+        }
+        const auto f = dare::base_features(d1, s, 4.0f);
+        for (size_t c = 0; c < cols; ++c) {
+            EXPECT_EQ(f.x[r * cols + c], f0.x[r * cols + c]) << "row " << r << ", " << f0.names[c];
+        }
+        // ... while the later training rows do see the change.
+        for (size_t q = 0; q < s.train.size(); ++q) {
+            if (d0.interactions[rows[q]].timestamp > t0 &&
+                !std::equal(f.x.begin() + q * cols, f.x.begin() + (q + 1) * cols, f0.x.begin() + q * cols)) {
+                ++changed_later;
+                break;
+            }
         }
     }
-    // Later rows do see earlier training history.
-    EXPECT_GT(*std::max_element(f1.x.begin(), f1.x.end()), 0.0f);
+    EXPECT_GT(changed_later, static_cast<int>(s.train.size()) / 2);
 }
 
 TEST(Ctr, EvaluatesWithAndWithoutKnowledge) {
     temp_dir t;
-    write_fixture(t / "ds");
+    write_knowledge_fixture(t / "ds");
     // Knowledge vectors that encode the users' taste and the items' genre.
     std::filesystem::create_directories(t / "run/embeddings");
     std::vector<float> iv, uv;
     std::ostringstream iids, uids;
-    for (int i = 0; i < 8; ++i) {
-        iv.insert(iv.end(), {static_cast<float>(i % 2), 0.3f * i, 1.0f});
+    // Written in reverse order of the dataset's ids: vectors are joined by
+    // id, not by position.
+    for (int i = 7; i >= 0; --i) {
+        iv.insert(iv.end(), {static_cast<float>(i % 2), 0.2f * static_cast<float>(i % 3), 1.0f});
         iids << 'i' << i << '\n';
     }
-    for (int u = 0; u < 6; ++u) {
-        uv.insert(uv.end(), {static_cast<float>(u % 2), 0.1f * u, -1.0f});
+    for (int u = 23; u >= 0; --u) {
+        uv.insert(uv.end(), {static_cast<float>(u % 2), 0.1f * static_cast<float>(u % 5), -1.0f});
         uids << 'u' << u << '\n';
     }
     dare::write_npy_f32(t / "run/embeddings/item.npy", iv, 8, 3);
-    dare::write_npy_f32(t / "run/embeddings/user.npy", uv, 6, 3);
+    dare::write_npy_f32(t / "run/embeddings/user.npy", uv, 24, 3);
     write_file(t / "run/embeddings/item_ids.txt", iids.str());
     write_file(t / "run/embeddings/user_ids.txt", uids.str());
     dare::ctr_options o;
     o.dataset = t / "ds";
-    o.knowledge = {t / "run", t / "run"};
+    // A second run whose vectors carry nothing: random numbers, the same
+    // for the two test items (rows 0 and 1: ids i7 and i6).
+    std::filesystem::create_directories(t / "noise/embeddings");
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> unif(-1.0f, 1.0f);
+    for (auto * v : {&iv, &uv}) {
+        for (float & x : *v) {
+            x = unif(rng);
+        }
+    }
+    std::copy_n(iv.begin(), 3, iv.begin() + 3);
+    dare::write_npy_f32(t / "noise/embeddings/item.npy", iv, 8, 3);
+    dare::write_npy_f32(t / "noise/embeddings/user.npy", uv, 24, 3);
+    write_file(t / "noise/embeddings/item_ids.txt", iids.str());
+    write_file(t / "noise/embeddings/user_ids.txt", uids.str());
+    o.knowledge = {t / "run", t / "noise"};
     o.test_fraction = 0.25;
     o.pca_dim = 2;
     o.rounds = 20;
@@ -131,14 +191,25 @@ TEST(Ctr, EvaluatesWithAndWithoutKnowledge) {
     ASSERT_EQ(r.size(), 3u);
     EXPECT_EQ(r[0].setting, "none");
     for (const auto & x : r) {
-        EXPECT_EQ(x.test_rows, 12);
-        EXPECT_LE(x.auc_lo, x.auc_hi);
+        EXPECT_EQ(x.test_rows, 24);
+        EXPECT_LE(x.auc_lo, x.auc);  // percentile bootstrap intervals around the estimate
+        EXPECT_LE(x.auc, x.auc_hi);
+        EXPECT_LE(x.logloss_lo, x.logloss);
+        EXPECT_LE(x.logloss, x.logloss_hi);
         EXPECT_GT(x.logloss, 0.0);
     }
     EXPECT_DOUBLE_EQ(r[1].knowledge_coverage, 1.0);
-    // The same knowledge twice: same model (same seed), zero difference.
-    EXPECT_DOUBLE_EQ(r[2].auc, r[1].auc);
-    EXPECT_DOUBLE_EQ(r[2].dauc, 0.0);
+    // Ratings follow item parity, which the history features cannot see and
+    // the first run's vectors encode: its knowledge lifts the AUC, the
+    // noise does not, and the paired difference says so.
+    std::printf("AUC none %.3f, informative %.3f, noise %.3f; noise minus informative %.3f [%.3f, %.3f]\n", r[0].auc,
+                r[1].auc, r[2].auc, r[2].dauc, r[2].dauc_lo, r[2].dauc_hi);
+    EXPECT_GT(r[1].auc, r[0].auc + 0.2);
+    EXPECT_GT(r[1].auc, 0.9);
+    EXPECT_LT(r[2].auc, r[1].auc - 0.2);
+    EXPECT_DOUBLE_EQ(r[2].dauc, r[2].auc - r[1].auc);
+    EXPECT_LT(r[2].dauc_hi, 0.0);
+    EXPECT_DOUBLE_EQ(r[1].dauc, 0.0);  // the first knowledge setting against itself
     EXPECT_TRUE(std::filesystem::exists(t / "ctr.json"));
     // Missing embeddings: a clear error naming dare encode.
     o.knowledge = {t / "nothing"};

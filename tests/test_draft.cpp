@@ -1,9 +1,12 @@
 // Draft trees and cost-aware budgets (the batch-shape timing test loads the bundled model).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "dare/budget.h"
 #include "dare/draft.h"
 #include "dare/error.h"
+#include "dare/paths.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -174,4 +177,26 @@ TEST(Draft, BatchShapesAreTimedInEveryLayoutAndLeaveTheContextEmpty) {
     dare::context small(bundled_model(), co);
     dare::context * one[] = {&small};
     EXPECT_THROW(dare::measure_batch_shapes(one, {16}, {8}, 1), dare::error);
+}
+
+TEST(Draft, CalibrationCacheIsKeyedByModelThreadsAndLayout) {
+    // A cached cost curve is reused only for the same model (vocabulary and
+    // size), thread count and KV layout: any of them changes what a batch costs.
+    dare::model_info a;
+    a.vocab_fingerprint = 0x1234;
+    a.size_bytes = 1000;
+    dare::model_info other_vocab = a, other_size = a;
+    other_vocab.vocab_fingerprint = 0x4321;
+    other_size.size_bytes = 2000;
+    const std::string base = dare::calibration_path(a, 2, dare::kv_layout::batch_invariant);
+    std::set<std::string> paths = {base};
+    for (const auto & p : {dare::calibration_path(other_vocab, 2, dare::kv_layout::batch_invariant),
+                           dare::calibration_path(other_size, 2, dare::kv_layout::batch_invariant),
+                           dare::calibration_path(a, 4, dare::kv_layout::batch_invariant),
+                           dare::calibration_path(a, 2, dare::kv_layout::llama_default),
+                           dare::calibration_path(a, 2, dare::kv_layout::plain_attention)}) {
+        EXPECT_TRUE(paths.insert(p).second) << p << " shared by two keys";
+    }
+    EXPECT_EQ(dare::calibration_path(a, 2, dare::kv_layout::batch_invariant), base);  // and stable
+    EXPECT_EQ(base.rfind(dare::cache_dir() + "/calibration/", 0), 0u) << base;
 }

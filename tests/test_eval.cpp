@@ -13,33 +13,49 @@
 using namespace dare_test;
 
 TEST(Eval, AnswerNllMatchesStepwiseScoring) {
+    // A prompt longer than the scorer's 256-token chunk (as every user
+    // prompt is), so its chunked path runs and an answer token's logits come
+    // from the last chunk.
     const auto & m = bundled_model();
     dare::context ctx(m, test_context());
-    const auto prompt = m.tokenize(m.apply_chat_template({{"user", "Introduce movie Heat (1995)."}}, true), true, true);
-    const auto answer = m.tokenize("Heat is a 1995 crime film directed by Michael Mann.", false, false);
+    std::string history = "Summarize this user's taste. They rated:";
+    for (const char * title : {"Heat (1995)", "Casino (1995)", "Sabrina (1995)", "Jumanji (1995)", "Balto (1995)",
+                               "GoldenEye (1995)", "Nixon (1995)", "Toy Story (1995)", "Se7en (1995)",
+                               "Braveheart (1995)", "Apollo 13 (1995)", "Babe (1995)", "Clueless (1995)",
+                               "Dead Man Walking (1995)", "Sense and Sensibility (1995)", "Get Shorty (1995)",
+                               "Twelve Monkeys (1995)", "Waterworld (1995)", "Rob Roy (1995)", "Desperado (1995)",
+                               "Species (1995)", "Hackers (1995)", "Mallrats (1995)", "Congo (1995)"}) {
+        history += std::string(" ") + title + " (4.0 stars, liked the story and the actors);";
+    }
+    const auto prompt = m.tokenize(m.apply_chat_template({{"user", history}}, true), true, true);
+    ASSERT_GT(prompt.size(), 300u);
+    const auto answer = m.tokenize("This user enjoys crime films and family comedies from the nineties.", false, false);
     const double batched = dare::answer_nll(ctx, prompt, answer);
 
     // Token by token through the same context.
     dare::batch b;
     double stepwise = 0;
     ctx.seq_rm(0, 0, -1);
-    std::vector<dare::token> all = prompt;
     for (size_t i = 0; i < prompt.size(); ++i) {
         b.add(prompt[i], static_cast<dare::pos_t>(i), 0, i + 1 == prompt.size());
     }
     ctx.decode(b);
     for (size_t k = 0; k < answer.size(); ++k) {
         const auto lg = ctx.logits(b.size() - 1);
+        const float mx = *std::max_element(lg.begin(), lg.end());
         double sum = 0;
         for (float x : lg) {
-            sum += std::exp(static_cast<double>(x));
+            sum += std::exp(static_cast<double>(x - mx));
         }
-        stepwise += std::log(sum) - lg[answer[k]];
+        stepwise += std::log(sum) - static_cast<double>(lg[answer[k]] - mx);
         b.clear();
         b.add(answer[k], static_cast<dare::pos_t>(prompt.size() + k), 0, true);
         ctx.decode(b);
     }
-    EXPECT_NEAR(batched, stepwise, 0.05 * answer.size());
+    // The batch-invariant layout gives a token the same logits in a chunk of
+    // 256 as alone, so the two sums agree to double rounding.
+    std::printf("answer NLL: chunked %.9f, token by token %.9f\n", batched, stepwise);
+    EXPECT_NEAR(batched, stepwise, 1e-9 * answer.size());
     EXPECT_GT(batched, 0.0);
 }
 

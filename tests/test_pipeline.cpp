@@ -1,7 +1,8 @@
 // dare run end to end on the bundled model and dataset (small samples, short
 // outputs): the run folder's contents, warm-up and pool growth, report,
-// refusal of changed settings, --pool-from, and a resume after SIGKILL that
-// neither loses nor duplicates records.
+// refusal of changed settings, --pool-from, warm-up histories, and resumes
+// after SIGKILL (strict, relaxed with its pools rebuilt, sampled, parallel)
+// that neither lose nor duplicate records.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -144,12 +145,27 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
     EXPECT_EQ(forced.exit_code, 0) << forced.output;
     EXPECT_EQ(count_lines(t / "run/knowledge.jsonl"), before);  // all done already
 
-    // --pool-from: the pools start from the earlier run, so no warm-up phase.
+    // --pool-from: the pools start from the earlier run, so no warm-up
+    // phase; and since the earlier run wrote knowledge for these very
+    // records, drafts from the seeded pools are accepted far more often.
     const auto refresh = run_dare("run --out " + t / "run2" + " " + kSmall + " --pool-from " + t / "run");
     ASSERT_EQ(refresh.exit_code, 0) << refresh.output;
-    for (const auto & j : read_records(t / "run2/knowledge.jsonl")) {
+    const auto recs2 = read_records(t / "run2/knowledge.jsonl");
+    ASSERT_EQ(recs2.size(), recs.size());
+    for (const auto & j : recs2) {
         EXPECT_EQ(j["phase"], "main");
     }
+    auto tau = [](const std::vector<dare::json> & rs) {
+        double tokens = 0, passes = 0;
+        for (const auto & j : rs) {
+            tokens += j["tokens"].get<double>();
+            passes += j["forward_passes"].get<double>();
+        }
+        return tokens / passes;
+    };
+    std::printf("tau with fresh pools %.2f, with pools seeded from the same records' knowledge %.2f\n", tau(recs),
+                tau(recs2));
+    EXPECT_GT(tau(recs2), tau(recs) + 0.3);
 }
 
 namespace {
@@ -214,6 +230,73 @@ TEST(Pipeline, ResumesAfterSigkillWithoutLossOrDuplicates) {
     ASSERT_EQ(again.exit_code, 0) << again.output;
     EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
     EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
+}
+
+TEST(Pipeline, ResumedRelaxedRunRebuildsItsPools) {
+    // The default configuration (relaxed verification) drafts from its
+    // group pools, so its texts depend on what they hold. A run killed with
+    // its saved pools gone must rebuild each pool from the records it kept,
+    // in their order, and then write what an uninterrupted run writes (one
+    // record at a time, relaxed decoding is deterministic).
+    temp_dir t;
+    const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024";
+    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
+    const std::string out = t / "killed";
+    const size_t at_kill = run_and_kill(out, args, 4);
+    ASSERT_GE(at_kill, 4u);
+    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
+    std::filesystem::remove_all(out + "/pools");
+    const auto again = run_dare("run --out " + out + " " + args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
+    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
+    int64_t accepted = 0;
+    for (const auto & j : read_records(out + "/knowledge.jsonl")) {
+        EXPECT_EQ(j["verify"], "relaxed");
+        accepted += j["accepted_tokens"].get<int64_t>();
+    }
+    EXPECT_GT(accepted, 0);
+}
+
+TEST(Pipeline, WarmupPromptsUseTheEarlierHalfOfTheHistory) {
+    // A warm-up user prompt stands for yesterday's knowledge: the earlier
+    // half of the history, then capped to the latest --history-max of it.
+    const std::vector<int32_t> h = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    auto of = [](std::span<const int32_t> s) { return std::vector<int32_t>(s.begin(), s.end()); };
+    EXPECT_EQ(of(dare::prompt_history(h, true, 0)), (std::vector<int32_t>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(of(dare::prompt_history(h, false, 0)), h);
+    EXPECT_EQ(of(dare::prompt_history(h, true, 3)), (std::vector<int32_t>{3, 4, 5}));
+    EXPECT_EQ(of(dare::prompt_history(h, false, 3)), (std::vector<int32_t>{8, 9, 10}));
+    const std::vector<int32_t> one = {7};
+    EXPECT_EQ(of(dare::prompt_history(one, true, 0)), one);  // nothing to halve
+}
+
+TEST(Pipeline, SampledRunIsReproducibleAcrossAResume) {
+    // Lossless speculative sampling end to end: each record's seed mixes the
+    // run's seed with the record's id, so a killed and resumed run writes
+    // the texts an uninterrupted run writes, and another seed other texts.
+    temp_dir t;
+    const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify sample --temperature 0.8";
+    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
+    const std::string out = t / "killed";
+    const size_t at_kill = run_and_kill(out, args, 4);
+    ASSERT_GE(at_kill, 4u);
+    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
+    ASSERT_EQ(run_dare("run --out " + out + " " + args).exit_code, 0);
+    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
+    int64_t accepted = 0;
+    for (const auto & j : read_records(out + "/knowledge.jsonl")) {
+        EXPECT_EQ(j["verify"], "sample");
+        accepted += j["accepted_tokens"].get<int64_t>();
+    }
+    EXPECT_GT(accepted, 0);
+    ASSERT_EQ(run_dare("run --out " + t / "seed2" + " " + args + " --seed 2").exit_code, 0);
+    EXPECT_LT(compare_runs(t / "whole", t / "seed2", 10), 5u);
+    // Sampling without --verify sample is refused before anything is written.
+    const auto refused = run_dare("run --out " + t / "refused" + " --limit 2 --max-tokens 8 --temperature 0.8");
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.output.find("needs --verify sample"), std::string::npos) << refused.output;
+    EXPECT_FALSE(std::filesystem::exists(t / "refused/knowledge.jsonl"));
 }
 
 TEST(Pipeline, ParallelRunResumesAndMatchesOneAtATime) {

@@ -2,7 +2,9 @@
 // and real token streams; streaming growth; memory bounds; pool files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <random>
 
 #include "../src/pool/ngram_trie.h"
@@ -21,8 +23,11 @@ struct sequence {
     dare::token_source src;
 };
 
-// Brute force: weighted counts of every continuation prefix, drafted with the
-// same best-first builder the indexes use.
+// Brute force: the weighted count of every continuation prefix after each
+// occurrence of the key. The tree an index drafts is then checked against
+// these counts without the production builder (expect_best_tree).
+using prefix_scores = std::map<std::vector<token>, float>;
+
 class reference {
   public:
     reference(const dare::index_options & o) : o_(o) {}
@@ -30,41 +35,38 @@ class reference {
 
     // DARE trie semantics: key = last 2 tokens if some occurrence of them is
     // followed by a token, else the last token.
-    void draft_trie(const std::vector<token> & ctx, const dare::draft_limits & lim, dare::draft_tree & out) {
-        counts_.clear();
-        out.clear();
-        bool used2 = false;
+    prefix_scores draft_trie(const std::vector<token> & ctx) {
         if (ctx.size() >= 2) {
-            used2 = collect(std::vector<token>(ctx.end() - 2, ctx.end()), o_.branch_len);
-        }
-        if (!used2) {
-            counts_.clear();
-            collect(std::vector<token>(ctx.end() - 1, ctx.end()), o_.branch_len);
-        }
-        build(lim, out);
-    }
-
-    // Longest suffix (<= max_suffix) with an occurrence followed by a token.
-    int draft_suffix(const std::vector<token> & ctx, const dare::draft_limits & lim, dare::draft_tree & out) {
-        out.clear();
-        const int maxl = std::min<int>(o_.max_suffix, static_cast<int>(ctx.size()));
-        for (int l = maxl; l >= 1; --l) {
-            counts_.clear();
-            if (collect(std::vector<token>(ctx.end() - l, ctx.end()), 1 << 20)) {
-                build(lim, out);
-                return l;
+            auto c = collect(std::vector<token>(ctx.end() - 2, ctx.end()), o_.branch_len);
+            if (!c.empty()) {
+                return c;
             }
         }
-        return 0;
+        return collect(std::vector<token>(ctx.end() - 1, ctx.end()), o_.branch_len);
+    }
+
+    // Longest suffix (<= max_suffix) with an occurrence followed by a token;
+    // `len` gets its length (0 when none).
+    prefix_scores draft_suffix(const std::vector<token> & ctx, int & len) {
+        const int maxl = std::min<int>(o_.max_suffix, static_cast<int>(ctx.size()));
+        for (len = maxl; len >= 1; --len) {
+            auto c = collect(std::vector<token>(ctx.end() - len, ctx.end()), 1 << 20);
+            if (!c.empty()) {
+                return c;
+            }
+        }
+        len = 0;
+        return {};
     }
 
   private:
-    // Counts continuation prefixes (up to max_len tokens) after each occurrence
-    // of `key`; true if any occurrence is followed by a token.
-    bool collect(const std::vector<token> & key, int max_len) {
-        bool any = false;
+    // Weighted counts of continuation prefixes (up to max_len tokens) after
+    // each occurrence of `key`.
+    prefix_scores collect(const std::vector<token> & key, int max_len) const {
+        prefix_scores out;
         for (const auto & s : seqs_) {
             const auto & t = s.toks;
+            const float w = s.src == dare::token_source::prompt ? o_.prompt_weight : o_.output_weight;
             for (size_t end = key.size(); end <= t.size(); ++end) {
                 if (!std::equal(key.begin(), key.end(), t.begin() + static_cast<long>(end - key.size()))) {
                     continue;
@@ -72,36 +74,58 @@ class reference {
                 std::vector<token> prefix;
                 for (size_t j = end; j < t.size() && static_cast<int>(prefix.size()) < max_len; ++j) {
                     prefix.push_back(t[j]);
-                    counts_[prefix][static_cast<int>(s.src)] += 1;
-                    any = true;
+                    out[prefix] += w;
                 }
             }
         }
-        return any;
-    }
-
-    void build(const dare::draft_limits & lim, dare::draft_tree & out) {
-        std::vector<std::vector<token>> handles = {{}};
-        builder_.build(
-            0, lim,
-            [&](int64_t h, std::vector<dare::draft_candidate> & kids) {
-                const std::vector<token> base = handles[h];
-                for (const auto & [p, c] : counts_) {
-                    if (p.size() == base.size() + 1 && std::equal(base.begin(), base.end(), p.begin())) {
-                        handles.push_back(p);
-                        kids.push_back({p.back(), o_.prompt_weight * c[0] + o_.output_weight * c[1],
-                                        static_cast<int64_t>(handles.size() - 1)});
-                    }
-                }
-            },
-            out);
+        return out;
     }
 
     dare::index_options o_;
     std::vector<sequence> seqs_;
-    std::map<std::vector<token>, std::array<float, 2>> counts_;
-    dare::draft_builder builder_;
 };
+
+// A best-first draft from `want`'s prefixes: every node is a distinct
+// prefix within the depth limit carrying its brute-force score, parents come
+// before children, scores never rise along the node order, and the tree
+// holds the min(max_nodes, candidates) highest scores there are (a prefix's
+// score never exceeds its parent's, so the best prefix-closed tree of n
+// nodes is n highest-scored prefixes).
+void expect_best_tree(const dare::draft_tree & got, const prefix_scores & want, const dare::draft_limits & lim,
+                      const std::string & what) {
+    std::vector<float> best;
+    for (const auto & [p, sc] : want) {
+        if (static_cast<int>(p.size()) <= lim.max_depth && sc > 0) {
+            best.push_back(sc);
+        }
+    }
+    std::sort(best.rbegin(), best.rend());
+    best.resize(std::min<size_t>(best.size(), static_cast<size_t>(std::max(lim.max_nodes, 0))));
+    ASSERT_EQ(got.size(), static_cast<int>(best.size())) << what;
+    std::vector<std::vector<token>> paths;
+    std::set<std::vector<token>> seen;
+    std::vector<float> scores;
+    for (int i = 0; i < got.size(); ++i) {
+        const auto & n = got.nodes[i];
+        ASSERT_LT(n.parent, i) << what << " node " << i << ": parent after child";
+        std::vector<token> path = n.parent < 0 ? std::vector<token>{} : paths[static_cast<size_t>(n.parent)];
+        path.push_back(n.tok);
+        EXPECT_EQ(n.depth, static_cast<int>(path.size())) << what << " node " << i;
+        EXPECT_TRUE(seen.insert(path).second) << what << " node " << i << ": a prefix twice";
+        const auto it = want.find(path);
+        ASSERT_NE(it, want.end()) << what << " node " << i << ": a continuation the pool does not hold";
+        EXPECT_FLOAT_EQ(n.score, it->second) << what << " node " << i;
+        if (i > 0) {
+            EXPECT_LE(n.score, got.nodes[i - 1].score) << what << " node " << i << ": not best-first";
+        }
+        scores.push_back(n.score);
+        paths.push_back(std::move(path));
+    }
+    std::sort(scores.rbegin(), scores.rend());
+    for (size_t i = 0; i < scores.size(); ++i) {
+        EXPECT_FLOAT_EQ(scores[i], best[i]) << what << ": not the highest-scored prefixes";
+    }
+}
 
 void expect_same_tree(const dare::draft_tree & a, const dare::draft_tree & b, const std::string & what) {
     ASSERT_EQ(a.size(), b.size()) << what;
@@ -160,17 +184,17 @@ void check_against_reference(const std::vector<sequence> & seqs, const std::vect
         sam.insert(s.toks, s.src);
         ref.add(s);
     }
-    dare::draft_tree got, want;
+    dare::draft_tree got;
     size_t nonempty = 0;
     for (size_t i = 0; i < ctxs.size(); ++i) {
         trie.draft(ctxs[i], lim, got);
         nonempty += got.empty() ? 0 : 1;
-        ref.draft_trie(ctxs[i], lim, want);
-        expect_same_tree(got, want, "trie ctx " + std::to_string(i));
+        expect_best_tree(got, ref.draft_trie(ctxs[i]), lim, "trie ctx " + std::to_string(i));
         sam.draft(ctxs[i], lim, got);
-        const int l = ref.draft_suffix(ctxs[i], lim, want);
+        int l = 0;
+        const auto want = ref.draft_suffix(ctxs[i], l);
         EXPECT_EQ(sam.match_length(ctxs[i]), l) << "ctx " << i;
-        expect_same_tree(got, want, "suffix ctx " + std::to_string(i));
+        expect_best_tree(got, want, lim, "suffix ctx " + std::to_string(i));
         nonempty += got.empty() ? 0 : 1;
     }
     EXPECT_GT(nonempty, ctxs.size());  // most drafts are real trees, not empty ones

@@ -40,23 +40,39 @@ TEST(Session, HealthGuardRegeneratesDegenerateRelaxedTextsStrictly) {
     dare::generation_session relaxed(session_options("relaxed", true));
     dare::generation_session unguarded(session_options("relaxed", false));
     dare::generation_session strict(session_options("strict", false));
-    int regenerated = 0;
-    for (const std::string & p : {echo, healthy}) {
+    // More prompts that invite echoes and loops, so that several records
+    // are regenerated: each regeneration continues strict decoding from the
+    // relaxed text's strict prefix on the same KV cache, and must still
+    // write exactly what strict decoding from scratch writes.
+    const std::vector<std::string> more = {
+        "Repeat exactly, word for word: Heat (1995), Casino (1995), Jumanji (1995), Balto (1995), Nixon (1995).",
+        "Write the words 'four and a half stars' again and again.",
+        "Repeat this sentence three times: the film is a comedy about a family."};
+    int regenerated = 0, bad_total = 0;
+    std::vector<std::string> prompts = {echo, healthy};
+    prompts.insert(prompts.end(), more.begin(), more.end());
+    for (const std::string & p : prompts) {
         const auto toks = relaxed.prompt_tokens(p);
         const auto r = relaxed.generate(toks, p, "x", nullptr);
         const auto u = unguarded.generate(toks, p, "x", nullptr);
         const auto s = strict.generate(toks, p, "x", nullptr);
         const bool bad = !dare::measure_health(p, u.text).healthy();
-        // The unguarded relaxed text left the argmax somewhere (else it would
-        // be strict's own, which the guard keeps as it is).
-        EXPECT_EQ(u.text == s.text, u.stats.off_argmax == 0) << p;
+        // A relaxed text that never left the argmax is strict's own (which
+        // the guard keeps as it is).
+        if (u.stats.off_argmax == 0) {
+            EXPECT_EQ(u.text, s.text) << p;
+        }
         EXPECT_EQ(r.regenerated, bad && u.stats.off_argmax > 0) << p << "\n" << u.text;
         if (bad) {
-            ++regenerated;
+            ++bad_total;
+            regenerated += (p == echo || p == healthy);
             // The shipped text is the strict one; a regeneration's time counts both attempts.
-            EXPECT_EQ(r.text, s.text);
+            EXPECT_EQ(r.text, s.text) << p;
             if (r.regenerated) {
-                EXPECT_GE(r.stats.forward_passes, s.stats.forward_passes + 1);
+                // Both attempts' passes, but not the strict prefix's again.
+                EXPECT_GT(u.strict_prefix, 0);
+                EXPECT_LT(r.stats.forward_passes, u.stats.forward_passes + s.stats.forward_passes) << p;
+                EXPECT_GT(r.stats.forward_passes, u.stats.forward_passes) << p;
                 EXPECT_EQ(relaxed.record_fields(r)["guard"], "regenerated");
             } else {
                 EXPECT_EQ(relaxed.record_fields(r)["guard"], "strict_text");
@@ -69,6 +85,8 @@ TEST(Session, HealthGuardRegeneratesDegenerateRelaxedTextsStrictly) {
         EXPECT_FALSE(strict.record_fields(s).contains("guard"));
     }
     EXPECT_EQ(regenerated, 1) << "the echo prompt must trip the guard and the movie prompt must not";
+    std::printf("%d of %zu prompts gave a degenerate relaxed text\n", bad_total, prompts.size());
+    EXPECT_GE(bad_total, 2);
 }
 
 TEST(Session, GuardedPoolGetsOnlyTheKeptText) {
@@ -79,15 +97,11 @@ TEST(Session, GuardedPoolGetsOnlyTheKeptText) {
     const auto toks = s.prompt_tokens(p);
     auto pool = dare::make_index(dare::index_kind::suffix);
     const auto r = s.generate(toks, p, "x", pool.get());
-    // The pool holds the prompt once and the kept output once: it is byte
-    // for byte the pool built from exactly those two.
+    // The pool holds the prompt once and the kept text once: byte for byte
+    // the pool a resumed run rebuilds from the record's prompt and text
+    // (reinsert).
     auto want = dare::make_index(dare::index_kind::suffix);
-    want->insert(toks, dare::token_source::prompt);
-    std::span<const dare::token> out(r.tokens);
-    if (r.stopped_at_eog) {
-        out = out.first(out.size() - 1);
-    }
-    want->insert(out, dare::token_source::output);
+    s.reinsert(*want, p, r.text);
     std::ostringstream got_body, want_body;
     pool->save_body(got_body);
     want->save_body(want_body);

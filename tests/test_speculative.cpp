@@ -7,17 +7,35 @@
 #include <cmath>
 
 #include "dare/speculative.h"
+#include "dare/text_metrics.h"
 #include "test_util.h"
 
 using namespace dare_test;
 
 namespace {
 
+// RelaxedStaysCloseAndAcceptsMore: the least mean ROUGE-L F1 of relaxed text
+// against strict text it accepts as "close" (measured: 0.584).
+constexpr double kCloseRouge = 0.45;
 
 dare::context_options spec_ctx(const dare::draft_limits & lim, uint32_t n_ctx = 2048) {
     return test_context(n_ctx, dare::speculative_seq_max(lim));
 }
 
+// A pool whose most frequent continuation is wrong every fourth token puts
+// the right token on a later branch of the tree (an off-first-path accepted
+// path), for the greedy text of `prompt`.
+std::unique_ptr<dare::token_index> decoy_pool(const std::vector<dare::token> & greedy) {
+    auto pool = dare::make_index(dare::index_kind::ngram_trie);
+    pool->insert(greedy, dare::token_source::output);
+    std::vector<dare::token> decoy = greedy;
+    for (size_t i = 3; i < decoy.size(); i += 4) {
+        decoy[i] = decoy[i - 1];
+    }
+    pool->insert(decoy, dare::token_source::output);
+    pool->insert(decoy, dare::token_source::output);
+    return pool;
+}
 }  // namespace
 
 TEST(Speculative, KvCacheHoldsExactlyTheAcceptedContext) {
@@ -27,18 +45,20 @@ TEST(Speculative, KvCacheHoldsExactlyTheAcceptedContext) {
     dare::context ctx(m, spec_ctx(so.limits, 1024));
     dare::speculative_decoder dec(ctx, so);
     const auto prompt = chat("Introduce movie Toy Story (1995) and describe its attributes.");
-    // A pool holding the greedy answer makes long accepted paths certain.
+    // A pool holding the greedy answer makes long accepted paths certain;
+    // its decoys put the right token on later branches, so accepted paths
+    // off the tree's first path are decoded again (the re-decode path).
     dare::context vctx(m, spec_ctx(so.limits, 1024));
     dare::vanilla_decoder van(vctx);
     dare::generation_options g;
     g.max_tokens = 40;
     const auto ref = van.generate(prompt, g);
-    auto pool = dare::make_index(dare::index_kind::ngram_trie);
-    pool->insert(ref.tokens, dare::token_source::output);
+    const auto pool = decoy_pool(ref.tokens);
 
     const auto r = dec.generate(prompt, g, pool.get());
     ASSERT_EQ(r.tokens, ref.tokens);
     EXPECT_GT(r.stats.accepted_tokens, 10);
+    EXPECT_GT(r.stats.redecoded_tokens, 0);
     EXPECT_LT(r.stats.forward_passes, r.stats.tokens);
     // Sequence 0 holds prompt + all tokens but the last (not yet decoded);
     // no leaf sequence is left over.
@@ -75,25 +95,9 @@ TEST(Speculative, KvCacheHoldsExactlyTheAcceptedContext) {
         max_diff = std::max(max_diff, std::abs(a[i] - f[i]));
     }
     EXPECT_EQ(dare::argmax(a), dare::argmax(f));
-    EXPECT_LT(max_diff, 1e-4f);
+    EXPECT_EQ(max_diff, 0.0f);
 }
 
-namespace {
-// A pool whose most frequent continuation is wrong every fourth token puts
-// the right token on a later branch of the tree (an off-first-path accepted
-// path), for the greedy text of `prompt`.
-std::unique_ptr<dare::token_index> decoy_pool(const std::vector<dare::token> & greedy) {
-    auto pool = dare::make_index(dare::index_kind::ngram_trie);
-    pool->insert(greedy, dare::token_source::output);
-    std::vector<dare::token> decoy = greedy;
-    for (size_t i = 3; i < decoy.size(); i += 4) {
-        decoy[i] = decoy[i - 1];
-    }
-    pool->insert(decoy, dare::token_source::output);
-    pool->insert(decoy, dare::token_source::output);
-    return pool;
-}
-}  // namespace
 
 TEST(Speculative, RelaxedIsStrictUntilItLeavesTheArgmaxThenKeepsOffFirstPathCells) {
     // Until relaxed verification first accepts a token off the argmax, it
@@ -134,6 +138,7 @@ TEST(Speculative, RelaxedIsStrictUntilItLeavesTheArgmaxThenKeepsOffFirstPathCell
         const auto s = strict.generate(prompt, g, decoy_pool(ref.tokens).get());
         const auto r = relaxed.generate(prompt, g, decoy_pool(ref.tokens).get());
         redecoded += s.stats.redecoded_tokens;
+        EXPECT_EQ(s.tokens, ref.tokens) << title << ": strict verification must write greedy's text";
         EXPECT_EQ(r.stats.off_argmax, 0);
         EXPECT_EQ(r.tokens, s.tokens) << title;
         EXPECT_EQ(r.stats.redecoded_tokens, s.stats.redecoded_tokens) << title;
@@ -227,8 +232,9 @@ void expect_strict_reproduces_greedy(const dare::repetition_options & rep) {
                 ++k;
             }
             ASSERT_LT(k, ref[i].gaps.size()) << "prompt " << i << ": outputs differ only in length";
-            // A divergence is only tolerated at a near-tie of the target's top two logits.
-            const float gap = std::min(ref[i].gaps[k], k < r.gaps.size() ? r.gaps[k] : ref[i].gaps[k]);
+            // A divergence is only tolerated at a near-tie of the reference's
+            // own top two logits at the token where the texts part.
+            const float gap = ref[i].gaps[k];
             worst_gap = std::max(worst_gap, gap);
             EXPECT_LT(gap, kNearTie) << "prompt " << i << (idx ? (i % 2 ? " (hybrid)" : " (pool)") : " (pld)")
                                      << " diverges at token "
@@ -239,11 +245,13 @@ void expect_strict_reproduces_greedy(const dare::repetition_options & rep) {
     }
     std::printf("strict vs greedy: %d identical, %d near-tie divergences (worst gap %.4f), %d accepted drafts\n",
                 identical, near_tie, worst_gap, accepted);
-    // Every divergence must be a near-tie (above); beyond that, on the
-    // batch-invariant CPU path nearly all runs must match outright (100 of
-    // 100 on our 2-vCPU Xeon).
-    EXPECT_GE(identical, static_cast<int>(prompts.size() * 2 * 95 / 100));
-    EXPECT_GT(accepted, 500);  // the drafts were really exercised
+    // Every divergence must be a near-tie (above); beyond that, the
+    // batch-invariant layout gives a token the same logits in any batch, so
+    // every run must match outright.
+    EXPECT_EQ(identical, static_cast<int>(prompts.size() * 2));
+    // The drafts were really exercised: about 2,400 accepted without rules
+    // and 1,900 with the default ones (whose texts repeat themselves less).
+    EXPECT_GT(accepted, 1500);
 }
 
 }  // namespace
@@ -271,7 +279,8 @@ TEST(Speculative, RelaxedStaysCloseAndAcceptsMore) {
     g.max_tokens = 64;
     auto pool_a = dare::make_index(dare::index_kind::suffix);
     auto pool_b = dare::make_index(dare::index_kind::suffix);
-    int tokens_s = 0, passes_s = 0, tokens_r = 0, passes_r = 0;
+    int tokens_s = 0, passes_s = 0, tokens_r = 0, passes_r = 0, n = 0;
+    double rouge = 0;
     for (const char * title : {"Heat (1995)", "Casino (1995)", "Sabrina (1995)", "Jumanji (1995)", "Balto (1995)",
                                "GoldenEye (1995)", "Nixon (1995)", "Cutthroat Island (1995)"}) {
         const auto p = chat(std::string("Introduce movie ") + title + " and describe its attributes.");
@@ -282,10 +291,15 @@ TEST(Speculative, RelaxedStaysCloseAndAcceptsMore) {
         tokens_r += b.stats.tokens;
         passes_r += b.stats.forward_passes;
         EXPECT_FALSE(b.text.empty());
+        rouge += dare::rouge_l_f1(dare::words_of(b.text), dare::words_of(a.text));
+        ++n;
     }
     const double tau_s = static_cast<double>(tokens_s) / passes_s;
     const double tau_r = static_cast<double>(tokens_r) / passes_r;
-    std::printf("tau strict %.2f, relaxed %.2f\n", tau_s, tau_r);
+    rouge /= n;
+    std::printf("tau strict %.2f, relaxed %.2f; mean ROUGE-L F1 of relaxed against strict %.3f\n", tau_s, tau_r, rouge);
     EXPECT_GT(tau_s, 1.0);
-    EXPECT_GE(tau_r, tau_s);
+    EXPECT_GT(tau_r, tau_s);
+    // Close: relaxed text keeps most of strict's words in order.
+    EXPECT_GT(rouge, kCloseRouge);
 }

@@ -205,29 +205,49 @@ TEST(Verify, RelaxedMatchesItsDefinitionOnRandomRows) {
 }
 
 TEST(Verify, SamplingKeepsTheTargetDistribution) {
-    // Root children tokens 1 and 2; the first emitted token must follow p.
+    // Root children tokens 1 and 2, node 0 (token 1) has child token 3. The
+    // first emitted token must follow the root's p, the second (after an
+    // accepted token 1) node 0's q, and drafts must really be accepted: a
+    // deterministic draft token is kept with its target probability, so the
+    // first token comes from the tree (token 1 or 2) half the time, and
+    // token 3 after token 1 half the time.
     const auto t = small_tree();
     const std::vector<double> p = {0.1, 0.3, 0.2, 0.15, 0.15, 0.1};
-    const std::vector<std::vector<float>> rows = {
-        from_probs(p), from_probs({0.2, 0.2, 0.2, 0.2, 0.1, 0.1}), from_probs({0.2, 0.2, 0.2, 0.2, 0.1, 0.1}),
-        from_probs({0.2, 0.2, 0.2, 0.2, 0.1, 0.1})};
+    const std::vector<double> q = {0.05, 0.1, 0.15, 0.5, 0.1, 0.1};
+    const std::vector<std::vector<float>> rows = {from_probs(p), from_probs(q),
+                                                  from_probs({0.2, 0.2, 0.2, 0.2, 0.1, 0.1}),
+                                                  from_probs({0.2, 0.2, 0.2, 0.2, 0.1, 0.1})};
     dare::verify_options o;
     o.mode = dare::verify_mode::sample;
     o.temperature = 1.0f;
     dare::verifier v(o, 77);
     dare::verify_result r;
-    std::vector<int> counts(6, 0);
+    std::vector<int> first_counts(6, 0), second_counts(6, 0);
+    int drafted_first = 0, after_one = 0, drafted_second = 0;
     const int n = 60000;
     for (int i = 0; i < n; ++i) {
         v.verify(t, [&](int32_t row) { return std::span<const float>(rows[row]); }, r);
         const int first = r.accepted.empty() ? r.next : t.nodes[r.accepted[0]].tok;
-        ++counts[first];
+        ++first_counts[first];
+        drafted_first += !r.accepted.empty();
+        if (first == 1) {
+            ASSERT_FALSE(r.accepted.empty());  // token 1 can only come as the accepted draft
+            const int second = r.accepted.size() > 1 ? t.nodes[r.accepted[1]].tok : r.next;
+            ++second_counts[second];
+            drafted_second += r.accepted.size() > 1;
+            ++after_one;
+        }
     }
+    auto expect_freq = [](int count, int total, double want, const std::string & what) {
+        const double sd = std::sqrt(want * (1 - want) / total);
+        EXPECT_NEAR(static_cast<double>(count) / total, want, 5 * sd) << what;
+    };
     for (int k = 0; k < 6; ++k) {
-        const double freq = static_cast<double>(counts[k]) / n;
-        const double sd = std::sqrt(p[k] * (1 - p[k]) / n);
-        EXPECT_NEAR(freq, p[k], 5 * sd) << "token " << k;
+        expect_freq(first_counts[k], n, p[k], "first token " + std::to_string(k));
+        expect_freq(second_counts[k], after_one, q[k], "second token " + std::to_string(k) + " after token 1");
     }
+    expect_freq(drafted_first, n, p[1] + p[2], "first token taken from the draft");
+    expect_freq(drafted_second, after_one, q[3], "token 3 taken from the draft after token 1");
 }
 
 TEST(Verify, OptionsAreRangeChecked) {

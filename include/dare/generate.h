@@ -52,6 +52,11 @@ struct generation_result {
     // The health guard (session.h) found the relaxed text degenerate and
     // this is the strict regeneration; stats cover both attempts.
     bool regenerated = false;
+    // Relaxed verification on the batch-invariant layout: how many leading
+    // tokens are certainly strict's own (those emitted before the step that
+    // first took a token off the argmax; all of them when none did). -1
+    // when not known (other modes and layouts).
+    int32_t strict_prefix = -1;
     // Its verdict: "passed" (healthy), "regenerated", or "strict_text" (not
     // healthy, but no token was taken off the argmax, so the text is what
     // plain decoding writes and stays); null when no guard ran.

@@ -37,11 +37,15 @@ class generation_session {
     void check_fits(size_t n_prompt_tokens) const;
 
     // Generates one record; `pool` (dare mode) is drafted from and grows with
-    // the prompt and output. `prompt_text` is the prompt before the chat
+    // the prompt and the kept text (as the tokens of the text, so that a
+    // resumed run rebuilds exactly this pool from knowledge.jsonl). `prompt_text` is the prompt before the chat
     // template: with relaxed verification and o.health_guard, a text that is
     // echo-only or looped against it (health.h) is generated again with
     // strict verification (result.regenerated; its stats add both attempts'
     // work, so timings stay whole), and only the text kept enters the pool.
+    // One record at a time on the batch-invariant layout, strict decoding
+    // continues from the text's strict prefix (generation_result::
+    // strict_prefix) on the same KV cache instead of starting over.
     // A degenerate text that never left the argmax on the batch-invariant
     // layout is strict's own and stays (result.guard "strict_text").
     generation_result generate(std::span<const token> prompt, const std::string & prompt_text,
@@ -72,13 +76,17 @@ class generation_session {
 
   private:
     bool guarded() const;
-    // The health guard's check and, when the text fails it, the strict
-    // regeneration; then the kept output goes into the pool.
-    // `exact_until_departure`: the text was decoded on the batch-invariant
-    // layout with strict's KV order up to its first off-argmax token, so a
-    // text without one is strict's own.
+    // guard() when the health guard is on, then the kept text goes into the
+    // pool as its text's tokens (what reinsert() puts back on a resume).
     void guard_and_commit(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
                           token_index * pool, bool exact_until_departure, generation_result & r);
+    // The health guard's check and, when the text fails it, the strict
+    // regeneration. `exact_until_departure`: the text was decoded on the
+    // batch-invariant layout with strict's KV order up to its first
+    // off-argmax token, so a text without one is strict's own, and the
+    // regeneration can continue from its strict prefix.
+    void guard(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
+               bool exact_until_departure, generation_result & r);
     speculative_decoder & strict_decoder();
 
     generate_job_options o_;
@@ -91,6 +99,7 @@ class generation_session {
     std::unique_ptr<batched_decoder> batched_;
     std::unique_ptr<context> strict_ctx_;  // the guard's regenerations (batch-invariant layout)
     std::unique_ptr<speculative_decoder> strict_dec_;
+    std::unique_ptr<speculative_decoder> resume_dec_;  // strict, on ctx_: continues a relaxed record (the guard)
     bool one_record_invariant_ = false;  // the one-record context has the batch-invariant layout
     std::string model_name_;
 };

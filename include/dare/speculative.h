@@ -56,9 +56,24 @@ class speculative_decoder {
     generation_result generate(std::span<const token> prompt, const generation_options & g, token_index * pool,
                                bool insert_output = true);
 
+    // Strict decoding that continues a text whose first tokens `prefix` are
+    // known to be strict's own, on a context whose sequence 0 still holds
+    // `prompt` followed by them in strict's KV order (what relaxed decoding on
+    // this context leaves until it first takes a token off the argmax):
+    // nothing before the prefix's last token is decoded again. Without a
+    // pool, like generate(). On the batch-invariant layout the result is
+    // token for token what generate() with strict verification writes; its
+    // stats cover only the work done here (prefill_seconds 0).
+    generation_result resume_strict(std::span<const token> prompt, std::span<const token> prefix,
+                                    const generation_options & g);
+
     const speculative_options & options() const { return opts_; }
 
   private:
+    // generate() and resume_strict(): `prefix` empty starts from the prompt.
+    generation_result run(std::span<const token> prompt, std::span<const token> prefix, const generation_options & g,
+                          token_index * pool, bool insert_output);
+
     context & ctx_;
     speculative_options opts_;
     verifier verifier_;

@@ -31,12 +31,32 @@ speculative_decoder::speculative_decoder(context & ctx, const speculative_option
 
 generation_result speculative_decoder::generate(std::span<const token> prompt, const generation_options & g,
                                                 token_index * pool, bool insert_output) {
+    return run(prompt, {}, g, pool, insert_output);
+}
+
+generation_result speculative_decoder::resume_strict(std::span<const token> prompt, std::span<const token> prefix,
+                                                     const generation_options & g) {
+    if (prefix.empty() || opts_.verify.mode != verify_mode::strict) {
+        throw error("internal: resume_strict needs a prefix and strict verification");
+    }
+    return run(prompt, prefix, g, nullptr, false);
+}
+
+generation_result speculative_decoder::run(std::span<const token> prompt, std::span<const token> prefix,
+                                           const generation_options & g, token_index * pool, bool insert_output) {
     check_fits_context(ctx_, prompt.size() + static_cast<size_t>(opts_.limits.max_nodes), g.max_tokens);
     const model & m = ctx_.get_model();
     generation_result r;
     r.stats.prompt_tokens = static_cast<int32_t>(prompt.size());
     r.tokens.reserve(g.max_tokens + opts_.limits.max_depth + 1);
     verifier_.reseed(g.seed);
+    if (opts_.verify.mode == verify_mode::sample) {
+        // How many draws a step takes depends on the draft's size, which the
+        // acceptance estimate sets: starting it afresh makes a record's
+        // samples depend only on its prompt, seed and pool (a resumed run
+        // writes what an uninterrupted one writes).
+        tracker_ = acceptance_tracker{};
+    }
     token_picker first_picker(opts_.verify.mode == verify_mode::sample ? opts_.verify.temperature : 0.0f, g.seed ^ 0x5bd1e995u);
 
     // Prompt lookup drafts from this record alone; with a pool, the record's
@@ -59,11 +79,17 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     if (own) {
         own->insert(prompt, token_source::prompt);
         own->begin_sequence(token_source::output);
+        for (size_t k = 0; k + 1 < prefix.size(); ++k) {  // the last one is appended by the first step
+            own->append(prefix[k]);
+        }
     }
     r.stats.retrieval_seconds += seconds_since(tr);
     logit_processor * proc = processor_for(processor_, m, g.repetition);
     if (proc) {
         proc->begin(prompt);
+        for (token t : prefix) {
+            proc->accept(t);
+        }
     }
     const bool relaxed = opts_.verify.mode == verify_mode::relaxed;
     if (relaxed) {
@@ -74,10 +100,18 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
     vc.copies = relaxed ? &copies_ : nullptr;
     vc.is_eog = [&m](token t) { return m.is_eog(t); };
 
-    const int32_t row = prefill(ctx_, batch_, prompt, 0);
-    r.stats.prefill_seconds = seconds_since(t0);
-    r.stats.forward_passes = 1;
-    {
+    if (!prefix.empty()) {
+        // Sequence 0 keeps the prompt and the prefix but its last token,
+        // which the first step decodes with the tree.
+        ctx_.seq_rm(0, static_cast<pos_t>(prompt.size() + prefix.size() - 1), -1);
+        r.tokens.assign(prefix.begin(), prefix.end());
+        if (g.record_gaps) {
+            r.gaps.assign(prefix.size(), 0.0f);  // not measured here
+        }
+    } else {
+        const int32_t row = prefill(ctx_, batch_, prompt, 0);
+        r.stats.prefill_seconds = seconds_since(t0);
+        r.stats.forward_passes = 1;
         const auto lg = proc ? proc->apply(ctx_.logits(row)) : ctx_.logits(row);
         const token t = first_picker.pick(lg);
         if (g.record_gaps) {
@@ -89,11 +123,12 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         r.tokens.push_back(t);
     }
     context_.assign(prompt.begin(), prompt.end());
-    context_.push_back(r.tokens.back());
-    kv_len_ = prompt.size();
+    context_.insert(context_.end(), r.tokens.begin(), r.tokens.end());
+    kv_len_ = context_.size() - 1;
 
     while (!m.is_eog(r.tokens.back()) && static_cast<int32_t>(r.tokens.size()) < g.max_tokens) {
         const token last = r.tokens.back();
+        const size_t step_start = r.tokens.size();  // tokens emitted before this step
         const pos_t P = static_cast<pos_t>(context_.size() - 1);  // position of `last`, not yet in the KV cache
         const pos_t first_pending = static_cast<pos_t>(kv_len_);  // context_[kv_len_ .. P] are not in the KV cache
         if (own) {  // the record's output streams into its own index; the pool gets it at the end
@@ -170,6 +205,9 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
 
         vc.context = context_;
         verifier_.verify(tree_, [this, root_row](int32_t rw) { return ctx_.logits(root_row + rw); }, vr_, vc);
+        if (relaxed && vr_.off_argmax > 0 && r.strict_prefix < 0) {
+            r.strict_prefix = static_cast<int32_t>(step_start);
+        }
         r.stats.off_argmax += vr_.off_argmax;
         r.stats.off_argmax_copies += vr_.off_argmax_copies;
         r.stats.off_argmax_eog += vr_.off_argmax_eog;
@@ -239,6 +277,9 @@ generation_result speculative_decoder::generate(std::span<const token> prompt, c
         if (stop) {
             break;
         }
+    }
+    if (relaxed && r.strict_prefix < 0) {
+        r.strict_prefix = static_cast<int32_t>(r.tokens.size());
     }
     // The last token is in the pool too, unless it ends the text.
     r.stats.seconds = seconds_since(t0);

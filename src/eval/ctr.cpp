@@ -76,17 +76,12 @@ feature_table base_features(const dataset & d, const ctr_split & split, float po
     t.x.assign(rows.size() * cols, 0.0f);
     t.y.resize(rows.size());
 
-    // Global priors from the training labels (smoothing toward them).
-    double prior_pos = 0, prior_mean = 0;
-    for (int32_t k : split.train) {
-        prior_pos += d.interactions[k].rating >= positive;
-        prior_mean += d.interactions[k].rating;
-    }
-    const double n_train = std::max<size_t>(split.train.size(), 1);
-    prior_pos /= n_train;
-    prior_mean /= n_train;
+    // Rates are smoothed toward priors from the training labels seen so far
+    // (themselves smoothed toward a neutral 0.5 and `positive`), so no row's
+    // features depend on its own label or on anything later in time.
     constexpr double kSmooth = 5.0;
     auto smooth = [&](double x, double n, double prior) { return (x + kSmooth * prior) / (n + kSmooth); };
+    rate all;
 
     // Walk all rows in time; rows sharing a timestamp see only earlier ones.
     std::vector<size_t> order(rows.size());
@@ -99,6 +94,7 @@ feature_table base_features(const dataset & d, const ctr_split & split, float po
     for (size_t lo = 0; lo < order.size();) {
         size_t hi = lo;
         const int64_t ts = d.interactions[rows[order[lo]]].timestamp;
+        const double prior_pos = smooth(all.pos, all.n, 0.5), prior_mean = smooth(all.sum, all.n, positive);
         while (hi < order.size() && d.interactions[rows[order[hi]]].timestamp == ts) {
             ++hi;
         }
@@ -133,7 +129,7 @@ feature_table base_features(const dataset & d, const ctr_split & split, float po
             }
             const auto & in = d.interactions[k];
             const double pos = in.rating >= positive;
-            for (rate * x : {&users[static_cast<size_t>(in.user)], &items[static_cast<size_t>(in.item)]}) {
+            for (rate * x : {&users[static_cast<size_t>(in.user)], &items[static_cast<size_t>(in.item)], &all}) {
                 x->n += 1;
                 x->pos += pos;
                 x->sum += in.rating;

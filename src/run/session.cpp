@@ -1,6 +1,7 @@
 // generation_session: see dare/session.h.
 #include "dare/session.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "dare/budget.h"
@@ -65,7 +66,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
             bo.spec.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout);
         }
         bo.speculate = speculative();
-        bo.insert_output = !guarded();  // the guard inserts what it keeps
+        bo.insert_output = false;  // guard_and_commit inserts the text kept
         batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
     }
     model_name_ = std::filesystem::path(o.model).filename().string();
@@ -113,9 +114,18 @@ speculative_decoder & generation_session::strict_decoder() {
 void generation_session::guard_and_commit(std::span<const token> prompt, const std::string & prompt_text,
                                           const generation_options & g, token_index * pool, bool exact_until_departure,
                                           generation_result & r) {
-    if (!guarded()) {
-        return;
+    if (guarded()) {
+        guard(prompt, prompt_text, g, exact_until_departure, r);
     }
+    if (pool) {
+        // The kept text's tokens as a resumed run reads them back from
+        // knowledge.jsonl (reinsert), so that a rebuilt pool is this one.
+        pool->insert(text_tokens(r.text), token_source::output);
+    }
+}
+
+void generation_session::guard(std::span<const token> prompt, const std::string & prompt_text,
+                               const generation_options & g, bool exact_until_departure, generation_result & r) {
     r.guard = "passed";
     // A text that never took a token off the argmax is strict's own (relaxed
     // verification keeps strict's KV order until then, on the same layout):
@@ -127,7 +137,25 @@ void generation_session::guard_and_commit(std::span<const token> prompt, const s
     if (r.guard == std::string("regenerated")) {
         // Drafts from the record's own prompt and output only: the prompt is
         // in the pool already, and strict text does not depend on drafts.
-        generation_result s = strict_decoder().generate(prompt, g, nullptr);
+        // Relaxed decoding on the batch-invariant layout left the one-record
+        // context holding the prompt and strict's own first tokens in
+        // strict's KV order: strict decoding continues from there, so neither
+        // the prompt nor those tokens are decoded again.
+        generation_result s;
+        if (exact_until_departure && r.strict_prefix > 0) {
+            if (!resume_dec_) {
+                speculative_options so = spec_;
+                so.verify.mode = verify_mode::strict;
+                resume_dec_ = std::make_unique<speculative_decoder>(*ctx_, so);
+            }
+            const auto prefix = std::span<const token>(r.tokens).first(static_cast<size_t>(r.strict_prefix));
+            s = resume_dec_->resume_strict(prompt, prefix, g);
+            if (g.record_gaps) {
+                std::copy(r.gaps.begin(), r.gaps.begin() + static_cast<long>(prefix.size()), s.gaps.begin());
+            }
+        } else {
+            s = strict_decoder().generate(prompt, g, nullptr);
+        }
         const generation_stats & a = r.stats;
         generation_stats & b = s.stats;
         b.forward_passes += a.forward_passes;
@@ -147,9 +175,6 @@ void generation_session::guard_and_commit(std::span<const token> prompt, const s
         r.regenerated = true;
         r.guard = "regenerated";
     }
-    if (pool) {
-        pool->insert(r.output_tokens(), token_source::output);
-    }
 }
 
 generation_result generation_session::generate(std::span<const token> prompt, const std::string & prompt_text,
@@ -159,7 +184,7 @@ generation_result generation_session::generate(std::span<const token> prompt, co
     if (!speculative()) {
         return vanilla_->generate(prompt, g);
     }
-    generation_result r = spec_dec_->generate(prompt, g, pool, !guarded());
+    generation_result r = spec_dec_->generate(prompt, g, pool, false);
     guard_and_commit(prompt, prompt_text, g, pool, one_record_invariant_, r);
     return r;
 }
