@@ -95,7 +95,7 @@ class logit_processor {
 };
 
 // The rules `dare run` and `dare generate` apply unless told otherwise,
-// chosen by measured text health (docs/quality.md "Text health").
+// whose text health docs/quality.md "Text health" measures.
 repetition_options default_repetition();
 
 // The processor for `o` kept in `slot` (made, or remade when the options
