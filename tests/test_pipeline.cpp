@@ -214,22 +214,42 @@ size_t compare_runs(const std::string & whole, const std::string & resumed, size
     return same;
 }
 
+// Runs `dare run ARGS` (10 records) whole, then again killed after 4
+// records and resumed (with its saved pools deleted first when
+// `drop_pools`), and expects the resumed run to hold exactly the whole run's
+// records and texts; when `verify` is given, every record carries it and
+// drafts were accepted.
+void expect_resume_writes_the_same(temp_dir & t, const std::string & args, bool drop_pools, const char * verify) {
+    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
+    const std::string out = t / "killed";
+    const size_t at_kill = run_and_kill(out, args, 4);
+    ASSERT_GE(at_kill, 4u);
+    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
+    if (drop_pools) {
+        std::filesystem::remove_all(out + "/pools");
+    }
+    const auto again = run_dare("run --out " + out + " " + args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
+    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
+    if (verify) {
+        int64_t accepted = 0;
+        for (const auto & j : read_records(out + "/knowledge.jsonl")) {
+            EXPECT_EQ(j["verify"], verify);
+            accepted += j["accepted_tokens"].get<int64_t>();
+        }
+        EXPECT_GT(accepted, 0);
+    }
+}
+
 }  // namespace
 
 TEST(Pipeline, ResumesAfterSigkillWithoutLossOrDuplicates) {
     temp_dir t;
     // Strict verification is lossless, so the resumed run's texts must equal
     // an uninterrupted run's whatever the pools held at the kill.
-    const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify strict";
-    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
-    const std::string out = t / "killed";
-    const size_t at_kill = run_and_kill(out, args, 4);
-    ASSERT_GE(at_kill, 4u);
-    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
-    const auto again = run_dare("run --out " + out + " " + args);
-    ASSERT_EQ(again.exit_code, 0) << again.output;
-    EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
-    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
+    expect_resume_writes_the_same(t, "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify strict", false,
+                                  nullptr);
 }
 
 TEST(Pipeline, ResumedRelaxedRunRebuildsItsPools) {
@@ -239,23 +259,7 @@ TEST(Pipeline, ResumedRelaxedRunRebuildsItsPools) {
     // in their order, and then write what an uninterrupted run writes (one
     // record at a time, relaxed decoding is deterministic).
     temp_dir t;
-    const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024";
-    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
-    const std::string out = t / "killed";
-    const size_t at_kill = run_and_kill(out, args, 4);
-    ASSERT_GE(at_kill, 4u);
-    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
-    std::filesystem::remove_all(out + "/pools");
-    const auto again = run_dare("run --out " + out + " " + args);
-    ASSERT_EQ(again.exit_code, 0) << again.output;
-    EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
-    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
-    int64_t accepted = 0;
-    for (const auto & j : read_records(out + "/knowledge.jsonl")) {
-        EXPECT_EQ(j["verify"], "relaxed");
-        accepted += j["accepted_tokens"].get<int64_t>();
-    }
-    EXPECT_GT(accepted, 0);
+    expect_resume_writes_the_same(t, "--limit 10 --max-tokens 24 --threads 2 --ctx 1024", true, "relaxed");
 }
 
 TEST(Pipeline, WarmupPromptsUseTheEarlierHalfOfTheHistory) {
@@ -277,19 +281,7 @@ TEST(Pipeline, SampledRunIsReproducibleAcrossAResume) {
     // the texts an uninterrupted run writes, and another seed other texts.
     temp_dir t;
     const std::string args = "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify sample --temperature 0.8";
-    ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
-    const std::string out = t / "killed";
-    const size_t at_kill = run_and_kill(out, args, 4);
-    ASSERT_GE(at_kill, 4u);
-    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
-    ASSERT_EQ(run_dare("run --out " + out + " " + args).exit_code, 0);
-    EXPECT_EQ(compare_runs(t / "whole", out, 10), 10u);
-    int64_t accepted = 0;
-    for (const auto & j : read_records(out + "/knowledge.jsonl")) {
-        EXPECT_EQ(j["verify"], "sample");
-        accepted += j["accepted_tokens"].get<int64_t>();
-    }
-    EXPECT_GT(accepted, 0);
+    expect_resume_writes_the_same(t, args, false, "sample");
     ASSERT_EQ(run_dare("run --out " + t / "seed2" + " " + args + " --seed 2").exit_code, 0);
     EXPECT_LT(compare_runs(t / "whole", t / "seed2", 10), 5u);
     // Sampling without --verify sample is refused before anything is written.
