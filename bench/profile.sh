@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # dare's relaxed methods against llama.cpp's best modes, with a step profile
-# (docs/benchmarks.md, "Session 5"): the item and user prompts and pools of
+# (docs/benchmarks.md, "Where the time goes"): the item and user prompts and pools of
 # bench/peers.sh (16 and 12 counted prompts, one warm-up each), the Q4_0
 # requantization of the bundled model, 256 tokens, methods alternated prompt
 # by prompt in one `dare bench` per set (llama.cpp's modes also without flash
 # attention, `fa=0`, as dare's relaxed methods run); then
 # bench/step_profile.py against this machine's cost curve for the layout
-# relaxed decoding runs on (plain attention; `dare calibrate` measures it
-# once), prompts' prefill passes left out.
+# one-record relaxed decoding runs on (the batch-invariant one, layout_for in
+# include/dare/verify.h; `dare calibrate` measures it once), prompts'
+# prefill passes left out.
 # Usage: bench/profile.sh [THREADS=2] [TAG=profile]
 # Results: bench/results/<host>-<date>-TAG-{items,users}.{json,md} and
 # -TAG-{items,users}-steps.md
@@ -23,7 +24,7 @@ find_curve() {
   python3 - "$CACHE/calibration" "$MODEL" "$THREADS" <<'PY'
 import glob, json, os, sys
 d, model, threads = sys.argv[1:]
-for f in sorted(glob.glob(os.path.join(d, f"cost-plainattn-*-t{threads}.json"))):
+for f in sorted(glob.glob(os.path.join(d, f"cost-kv3-*-t{threads}.json"))):
     if json.load(open(f)).get("description", "").startswith(model + ","):
         print(f)
         break

@@ -7,7 +7,10 @@
 # rules (token-identical to plain decoding with them: the exact reference),
 # the default configuration of `dare run` (relaxed verification, guarded
 # rule, repetition rules, health guard), and plain decoding without any
-# repetition rule. Then each run is encoded, its text compared with the
+# repetition rule. The strict and plain runs decode 4 records at a time
+# (--parallel 4 writes exactly the texts of one at a time:
+# tests/test_batched.cpp, tests/test_pipeline.cpp); the default run is
+# dare run's default, one at a time. Then each run is encoded, its text compared with the
 # strict run's (ROUGE-L, text health), and the CTR model trained with and
 # without each run's vectors (paired AUC differences against strict).
 # Usage: bench/quality.sh [MAX_TOKENS=128] [THREADS=2]
@@ -23,9 +26,9 @@ W=out/quality
 mkdir -p "$W"
 COMMON=(--top-items 500 --test-fraction 0.1 --warmup-fraction 0 --max-tokens "$TOKENS" --threads "$THREADS")
 declare -A ARGS=(
-  [strict]="--verify strict"
+  [strict]="--verify strict --parallel 4"
   [default]=""
-  [plain]="--mode vanilla --repetition-control off"
+  [plain]="--mode vanilla --repetition-control off --parallel 4"
 )
 complete() { [ -f "$W/$1/summary.json" ] && [ "$W/$1/summary.json" -nt "$W/$1/knowledge.jsonl" ]; }
 for STEP in ${STEPS:-strict default plain eval}; do

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <fstream>
 
 #include "dare/jsonl.h"
+#include "gguf.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -23,7 +26,133 @@ std::vector<dare::json> read_records(const std::string & path) {
     }
     return out;
 }
+// A copy of the model at `from` without tokenizer.chat_template, as a base
+// model comes: the metadata rewritten by ggml's gguf writer, the tensor data
+// appended unchanged.
+void copy_without_chat_template(const std::string & from, const std::string & to) {
+    gguf_context * g = gguf_init_from_file(from.c_str(), gguf_init_params{true, nullptr});
+    ASSERT_NE(g, nullptr);
+    ASSERT_GE(gguf_remove_key(g, "tokenizer.chat_template"), 0);
+    const size_t data_offset = gguf_get_data_offset(g);
+    ASSERT_TRUE(gguf_write_to_file(g, to.c_str(), true));
+    gguf_free(g);
+    std::ifstream in(from, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(data_offset));
+    std::ofstream out(to, std::ios::binary | std::ios::app);
+    out << in.rdbuf();
+    ASSERT_TRUE(out.good());
+}
+
+std::vector<std::string> texts_of(const std::vector<dare::json> & recs) {
+    std::vector<std::string> out;
+    for (const auto & r : recs) {
+        out.push_back(r["text"].get<std::string>());
+    }
+    return out;
+}
 }  // namespace
+
+TEST(Cli, VersionNamesDareLlamaCppAndTheBackends) {
+    const auto r = run_dare("--version");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    for (const char * want : {"dare 0.1.0", "llama-cpp-python 0.3.36", "ggml ", "backends: CPU", "system: "}) {
+        EXPECT_NE(r.output.find(want), std::string::npos) << want << "\n" << r.output;
+    }
+}
+
+// A model without a chat template (a base model) is refused under the default
+// --chat-template auto with a message naming the flag, before anything is
+// written; with --chat-template none it runs in every mode on raw prompt text,
+// strict decoding still exactly plain decoding's text; a built-in name or a
+// template file frames prompts as the model's own template does.
+TEST(Cli, ChatTemplateNoneRunsABaseModelInEveryMode) {
+    temp_dir d;
+    copy_without_chat_template(dare::default_model_path(), d / "base.gguf");
+    write_file(d / "p.jsonl", kPrompts);
+    const std::string common = " --prompts " + d / "p.jsonl" + " --max-tokens 24 --threads 2 --model " + d / "base.gguf";
+    auto r = run_dare("generate" + common + " --out " + d / "auto.jsonl");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("has no chat template"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--chat-template none"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "auto.jsonl"));
+    r = run_dare("run --out " + d / "run-auto" + " --limit 2 --max-tokens 8 --threads 2 --model " + d / "base.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--chat-template none"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "run-auto/knowledge.jsonl"));
+
+    const std::vector<std::pair<std::string, std::string>> modes = {
+        {"vanilla", "--mode vanilla"},
+        {"pld", "--mode pld --verify strict"},
+        {"dare-strict", "--mode dare --verify strict"},
+        {"dare", "--mode dare"},
+        {"sample", "--mode dare --verify sample --temperature 0.7"}};
+    std::map<std::string, std::vector<dare::json>> out;
+    for (const auto & [name, args] : modes) {
+        if (name == "dare-strict") {  // dare mode drafts from a pool: one from plain decoding's texts
+            r = run_dare("pool build --corpus " + d / "vanilla.jsonl" + " --out " + d / "p.pool" + " --model " +
+                         d / "base.gguf" + " --chat-template none");
+            ASSERT_EQ(r.exit_code, 0) << r.output;
+        }
+        const std::string pool = name.starts_with("dare") || name == "sample" ? " --pool " + d / "p.pool" : "";
+        r = run_dare("generate" + common + " --chat-template none " + args + pool + " --out " + d / (name + ".jsonl"));
+        ASSERT_EQ(r.exit_code, 0) << name << "\n" << r.output;
+        out[name] = read_records(d / (name + ".jsonl"));
+        ASSERT_EQ(out[name].size(), 2u) << name;
+        for (const auto & rec : out[name]) {
+            EXPECT_GT(rec["tokens"].get<int>(), 0) << name;
+        }
+    }
+    const auto & m = bundled_model();  // the same vocabulary
+    const std::vector<std::string> prompts = {"Introduce movie Toy Story (1995) and describe its attributes.",
+                                              "Introduce movie Heat (1995) and describe its attributes."};
+    for (size_t i = 0; i < prompts.size(); ++i) {  // the raw text, not a chat turn
+        EXPECT_EQ(out["vanilla"][i]["prompt_tokens"].get<size_t>(), m.tokenize(prompts[i], true, false).size());
+    }
+    for (const char * strict : {"pld", "dare-strict"}) {
+        EXPECT_EQ(texts_of(out[strict]), texts_of(out["vanilla"])) << strict;
+    }
+
+    // chatml (llama.cpp's name for SmolLM2's format), and the original
+    // model's template text in a file: the bundled model's own framing.
+    ASSERT_EQ(run_dare("generate --prompts " + d / "p.jsonl" + " --max-tokens 24 --threads 2 --mode vanilla --out " +
+                       d / "own.jsonl")
+                  .exit_code,
+              0);
+    const auto own = read_records(d / "own.jsonl");
+    EXPECT_EQ(own[0]["prompt_tokens"].get<size_t>(), chat(prompts[0]).size());
+    gguf_context * g = gguf_init_from_file(dare::default_model_path().c_str(), gguf_init_params{true, nullptr});
+    ASSERT_NE(g, nullptr);
+    write_file(d / "template.jinja", gguf_get_val_str(g, gguf_find_key(g, "tokenizer.chat_template")));
+    gguf_free(g);
+    for (const std::string & t : {std::string("chatml"), d / "template.jinja"}) {
+        r = run_dare("generate" + common + " --mode vanilla --chat-template " + t + " --out " + d / "t.jsonl --fresh");
+        ASSERT_EQ(r.exit_code, 0) << t << "\n" << r.output;
+        EXPECT_EQ(texts_of(read_records(d / "t.jsonl")), texts_of(own)) << t;
+    }
+    // Anything else: a clear error listing the names.
+    r = run_dare("generate" + common + " --chat-template no-such-template --out " + d / "bad.jsonl");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("no such file"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("chatml"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "bad.jsonl"));
+    // dare run on the base model: strict one at a time and two at a time
+    // write the same texts; the default (relaxed) mode batched runs too.
+    const std::string run = " --limit 4 --max-tokens 16 --threads 2 --chat-template none --model " + d / "base.gguf";
+    std::map<std::string, std::vector<std::string>> runs;
+    for (const std::string args : {"--verify strict", "--verify strict --parallel 2", "--parallel 2"}) {
+        const std::string dir = d / ("run" + std::to_string(runs.size()));
+        r = run_dare("run --out " + dir + run + " " + args);
+        ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.output;
+        auto recs = read_records(dir + "/knowledge.jsonl");
+        ASSERT_EQ(recs.size(), 4u) << args;
+        std::sort(recs.begin(), recs.end(), [](const dare::json & a, const dare::json & b) {
+            return a["kind"].get<std::string>() + a["id"].get<std::string>() <
+                   b["kind"].get<std::string>() + b["id"].get<std::string>();
+        });
+        runs[args] = texts_of(recs);
+    }
+    EXPECT_EQ(runs["--verify strict --parallel 2"], runs["--verify strict"]);
+}
 
 TEST(Cli, UnknownFlagIsAUsageError) {
     const auto r = run_dare("generate --prompts x.jsonl --out y.jsonl --bogus-flag");
@@ -78,7 +207,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
     const auto gen = run_dare("generate --help");
     EXPECT_EQ(gen.exit_code, 0);
     for (const char * s : {"--prompts", "--out", "--model", "--mode", "--max-tokens", "--ctx", "--threads",
-                           "--temperature", "--seed", "--raw-prompt", "--fresh", "--log-interval", "--verbose",
+                           "--temperature", "--seed", "--chat-template", "--fresh", "--log-interval", "--verbose",
                            "--pool", "--save-pool", "--verify", "--top-k", "--min-prob", "--draft-nodes",
                            "--draft-depth", "--budget", "--self-draft"}) {
         EXPECT_NE(gen.output.find(s), std::string::npos) << s;
@@ -248,8 +377,9 @@ TEST(Cli, QuantizeAndBenchRun) {
     EXPECT_EQ(j["machine"]["threads"], 2);
 
     // bench-batch: plain and speculative runs alternate per repeat; with
-    // strict verification B = 1 speculation (the tree engine) reproduces
-    // plain decoding exactly.
+    // strict verification every run (B = 1: the tree engine; B = 2: batched
+    // chains, each record in its own KV stream) reproduces the first plain
+    // run exactly, and so does plain batching.
     r = run_dare("bench-batch --prompts " + d / "p.jsonl" + " --pool " + d / "p.pool" +
                  " --parallel 1,2 --repeat 2 --max-tokens 12 --threads 2 --verify strict --json " + d / "bb.json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -263,7 +393,7 @@ TEST(Cli, QuantizeAndBenchRun) {
         EXPECT_EQ(x["repeat"], (k % 4) / 2) << k;
         EXPECT_EQ(x["speculate"], k % 2 == 1) << k;
         EXPECT_GT(x["tokens"].get<int64_t>(), 0) << k;
-        if (x["parallel"] == 1 && x["speculate"] == true) {  // plain runs are the reference
+        if (k > 0) {  // run 0 is the reference
             EXPECT_EQ(x["identical_to_plain"], 1.0) << k;
         }
     }

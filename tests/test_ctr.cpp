@@ -13,6 +13,7 @@
 #include "dare/ctr.h"
 #include "dare/encode.h"
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -59,6 +60,19 @@ void write_knowledge_fixture(const std::string & dir) {
     }
     write_file(dir + "/items.jsonl", items.str());
     write_file(dir + "/interactions.csv", inter.str());
+}
+
+// Writes a run folder's embeddings/ as `dare encode` does: vectors of width
+// `dim`, row k for ids[k].
+void write_vectors(const std::string & run, const std::string & kind, const std::vector<std::string> & ids,
+                   const std::vector<float> & v, int dim) {
+    std::filesystem::create_directories(run + "/embeddings");
+    std::ostringstream lines;
+    for (const auto & id : ids) {
+        lines << id << '\n';
+    }
+    dare::write_npy_f32(run + "/embeddings/" + kind + ".npy", v, static_cast<int64_t>(ids.size()), dim);
+    write_file(run + "/embeddings/" + kind + "_ids.txt", lines.str());
 }
 
 }  // namespace
@@ -146,28 +160,24 @@ TEST(Ctr, EvaluatesWithAndWithoutKnowledge) {
     temp_dir t;
     write_knowledge_fixture(t / "ds");
     // Knowledge vectors that encode the users' taste and the items' genre.
-    std::filesystem::create_directories(t / "run/embeddings");
     std::vector<float> iv, uv;
-    std::ostringstream iids, uids;
+    std::vector<std::string> iids, uids;
     // Written in reverse order of the dataset's ids: vectors are joined by
     // id, not by position.
     for (int i = 7; i >= 0; --i) {
         iv.insert(iv.end(), {static_cast<float>(i % 2), 0.2f * static_cast<float>(i % 3), 1.0f});
-        iids << 'i' << i << '\n';
+        iids.push_back(std::string(1, 'i').append(std::to_string(i)));
     }
     for (int u = 23; u >= 0; --u) {
         uv.insert(uv.end(), {static_cast<float>(u % 2), 0.1f * static_cast<float>(u % 5), -1.0f});
-        uids << 'u' << u << '\n';
+        uids.push_back(std::string(1, 'u').append(std::to_string(u)));
     }
-    dare::write_npy_f32(t / "run/embeddings/item.npy", iv, 8, 3);
-    dare::write_npy_f32(t / "run/embeddings/user.npy", uv, 24, 3);
-    write_file(t / "run/embeddings/item_ids.txt", iids.str());
-    write_file(t / "run/embeddings/user_ids.txt", uids.str());
+    write_vectors(t / "run", "item", iids, iv, 3);
+    write_vectors(t / "run", "user", uids, uv, 3);
     dare::ctr_options o;
     o.dataset = t / "ds";
     // A second run whose vectors carry nothing: random numbers, the same
     // for the two test items (rows 0 and 1: ids i7 and i6).
-    std::filesystem::create_directories(t / "noise/embeddings");
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> unif(-1.0f, 1.0f);
     for (auto * v : {&iv, &uv}) {
@@ -176,10 +186,8 @@ TEST(Ctr, EvaluatesWithAndWithoutKnowledge) {
         }
     }
     std::copy_n(iv.begin(), 3, iv.begin() + 3);
-    dare::write_npy_f32(t / "noise/embeddings/item.npy", iv, 8, 3);
-    dare::write_npy_f32(t / "noise/embeddings/user.npy", uv, 24, 3);
-    write_file(t / "noise/embeddings/item_ids.txt", iids.str());
-    write_file(t / "noise/embeddings/user_ids.txt", uids.str());
+    write_vectors(t / "noise", "item", iids, iv, 3);
+    write_vectors(t / "noise", "user", uids, uv, 3);
     o.knowledge = {t / "run", t / "noise"};
     o.test_fraction = 0.25;
     o.pca_dim = 2;
@@ -218,5 +226,84 @@ TEST(Ctr, EvaluatesWithAndWithoutKnowledge) {
         FAIL() << "expected an error";
     } catch (const dare::error & e) {
         EXPECT_NE(std::string(e.what()).find("dare encode"), std::string::npos) << e.what();
+    }
+}
+
+// The PCA that reduces knowledge vectors sees only users and items with a
+// training interaction: vectors of items met only in test rows (i6, i7 in
+// the fixture) change their own rows' columns and nothing else. A PCA
+// fitted on every vector would move its mean and directions toward these
+// outliers, and with them every training row's columns.
+TEST(Ctr, PcaIsFittedOnTrainingUsersAndItemsOnly) {
+    temp_dir t;
+    write_knowledge_fixture(t / "ds");
+    const auto d = dare::load_dataset(t / "ds");
+    std::vector<std::string> iids, uids;
+    std::vector<float> iv, uv;
+    for (int i = 0; i < 8; ++i) {
+        iids.push_back(std::string(1, 'i').append(std::to_string(i)));
+        iv.insert(iv.end(), {static_cast<float>(i % 2), 0.2f * static_cast<float>(i % 3), 0.1f * static_cast<float>(i)});
+    }
+    for (int u = 0; u < 24; ++u) {
+        uids.push_back(std::string(1, 'u').append(std::to_string(u)));
+        uv.insert(uv.end(), {static_cast<float>(u % 2), 0.1f * static_cast<float>(u % 5), -1.0f});
+    }
+    write_vectors(t / "a", "item", iids, iv, 3);
+    write_vectors(t / "a", "user", uids, uv, 3);
+    for (size_t k = 6 * 3; k < iv.size(); ++k) {  // i6 and i7: far away
+        iv[k] = 100.0f * iv[k] + 50.0f;
+    }
+    write_vectors(t / "b", "item", iids, iv, 3);
+    write_vectors(t / "b", "user", uids, uv, 3);
+
+    const auto split = dare::time_split(d, dare::interactions_with_top_items(d, 0), 0.25);
+    std::vector<int32_t> rows = split.train;
+    rows.insert(rows.end(), split.test.begin(), split.test.end());
+    const auto a = dare::knowledge_features(d, split, rows, t / "a", 2);
+    const auto b = dare::knowledge_features(d, split, rows, t / "b", 2);
+    ASSERT_EQ(a.item_cols, 2);
+    ASSERT_EQ(a.user_cols, 2);
+    const size_t cols = 4;
+    size_t test_only = 0, moved = 0;
+    for (size_t r = 0; r < rows.size(); ++r) {
+        ASSERT_TRUE(a.has_item[r] && a.has_user[r]) << r;
+        const int32_t item = d.interactions[rows[r]].item;
+        const bool outlier = d.items[static_cast<size_t>(item)].id == "i6" || d.items[static_cast<size_t>(item)].id == "i7";
+        ASSERT_EQ(outlier, r >= split.train.size()) << "the fixture's test rows are exactly i6 and i7's";
+        for (size_t c = 0; c < cols; ++c) {
+            const float x = a.x[r * cols + c], y = b.x[r * cols + c];
+            ASSERT_FALSE(std::isnan(x));
+            if (!outlier || c >= 2) {  // every training row, and every user column: bit for bit
+                EXPECT_EQ(x, y) << "row " << r << " column " << c;
+            } else {
+                moved += x != y;
+            }
+        }
+        test_only += outlier;
+    }
+    EXPECT_EQ(test_only, split.test.size());
+    EXPECT_GT(moved, 0u);  // the outliers' own rows do change
+}
+
+// `dare eval ctr --top-items N` trains and tests on the interactions with the
+// N most-rated items only (the items `bench/quality.sh` generates for).
+TEST(Ctr, TopItemsKeepsTheMostRatedItemsInteractions) {
+    temp_dir t;
+    const auto d = dare::load_dataset(dare::default_dataset_path());
+    for (const int n : {0, 50}) {
+        const std::string json = t / ("ctr" + std::to_string(n) + ".json");
+        const auto r = run_dare("eval ctr --dataset " + dare::default_dataset_path() + " --top-items " +
+                                std::to_string(n) + " --rounds 2 --bootstrap 10 --threads 2 --json " + json);
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const auto j = dare::json::parse(read_file(json));
+        const auto split = dare::time_split(d, dare::interactions_with_top_items(d, n), 0.1);
+        EXPECT_EQ(j["settings"]["top_items"], n);
+        EXPECT_EQ(j["results"][0]["train_rows"], split.train.size()) << n;
+        EXPECT_EQ(j["results"][0]["test_rows"], split.test.size()) << n;
+        if (n > 0) {
+            EXPECT_LT(split.train.size() + split.test.size(), d.interactions.size() / 2);
+        } else {
+            EXPECT_EQ(split.train.size() + split.test.size(), d.interactions.size());
+        }
     }
 }

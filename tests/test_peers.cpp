@@ -2,7 +2,8 @@
 // loop and every draftless speculation mode run on the real model, and
 // speculation, being greedy verification, reproduces llama.cpp's plain
 // output (both run in llama.cpp's default, not batch-invariant, context, so a
-// near-tie may flip; the count of identical records is asserted, not 100%).
+// near-tie may flip: each parting's gap is checked, and the count of
+// identical records is asserted, not 100%).
 #include <gtest/gtest.h>
 
 #include "dare/error.h"
@@ -34,6 +35,7 @@ TEST(Peers, EveryModeRunsAndAgreesWithLlamaPlain) {
     }
     dare::generation_options g;
     g.max_tokens = 64;
+    g.record_gaps = true;
     dare::llama_peer plain(m, "llama-plain", 2, 1024);
     std::vector<dare::generation_result> ref;
     for (const auto & p : prompts) {
@@ -52,18 +54,24 @@ TEST(Peers, EveryModeRunsAndAgreesWithLlamaPlain) {
     for (const std::string type : {"ngram-simple", "ngram-map-k:n=4:m=8", "ngram-map-k4v:n=4:m=8",
                                    "ngram-mod:match=8:min=2", "ngram-cache", "ngram-cache:static=1"}) {
         dare::llama_peer peer(m, "llama-" + type, 2, 1024, corpus);
-        int identical = 0;
+        std::vector<dare::generation_result> out;
         int64_t drafted = 0, accepted = 0;
         for (size_t i = 0; i < prompts.size(); ++i) {
-            const auto r = peer.generate(prompts[i], g);
-            identical += r.tokens == ref[i].tokens;
+            out.push_back(peer.generate(prompts[i], g));
+            const auto & r = out.back();
             drafted += r.stats.draft_tokens;
             accepted += r.stats.accepted_tokens;
             EXPECT_LE(r.stats.accepted_tokens, r.stats.draft_tokens);
             EXPECT_LE(r.stats.tokens, g.max_tokens);
         }
-        std::printf("llama-%s: %d of %zu identical to llama-plain, %lld drafted, %lld accepted\n", type.c_str(),
-                    identical, prompts.size(), static_cast<long long>(drafted), static_cast<long long>(accepted));
+        std::printf("llama-%s: %lld drafted, %lld accepted\n", type.c_str(), static_cast<long long>(drafted),
+                    static_cast<long long>(accepted));
+        // Both in llama.cpp's default context, which is not batch-invariant
+        // (kNearTieDefaultLayout says why): every parting must be at a
+        // near-tie of llama-plain's own logits, and half the texts (measured:
+        // 4 to 6 of 8) must match outright.
+        const int32_t identical = count_identical_up_to_near_ties(ref, out, "llama-" + type + " vs llama-plain",
+                                                                  nullptr, kNearTieDefaultLayout);
         EXPECT_GE(identical, static_cast<int>(prompts.size()) / 2) << type;
         // Every mode really speculates (none silently falls back to plain
         // decoding): it drafts, and some drafts are accepted.

@@ -1,12 +1,15 @@
 // Helpers shared by the tests: temp folders, files, running the dare binary.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -14,6 +17,7 @@
 
 #include "dare/backend.h"
 #include "dare/dataset.h"
+#include "dare/generate.h"
 #include "dare/paths.h"
 #include "dare/prompts.h"
 
@@ -95,6 +99,62 @@ inline const dare::model & bundled_model() {
 // below 0.12. Other backends may still round per batch size, hence the bound
 // rather than exact equality.
 constexpr float kNearTie = 0.2f;
+// The same bound for llama.cpp's default context (F16 keys and values, flash
+// attention), where the peers of tests/test_peers.cpp run: there one query
+// row over 512 or more cells takes the CPU kernel's split-KV path (a chunk
+// of cells per thread, partial sums reduced at the end) and a verification
+// batch of several rows sums cell by cell, so plain decoding and n-gram
+// speculation round attention differently. Measured on the peers' 8
+// prompts: partings at gaps up to 0.27.
+constexpr float kNearTieDefaultLayout = 0.4f;
+
+// Where a text parts from its reference (generated with record_gaps): the
+// first differing token, and the reference's own top-1 minus top-2 logit gap
+// there. `identical` when the tokens are equal.
+struct divergence {
+    bool identical = true;
+    size_t at = 0;
+    float gap = 0;
+};
+inline divergence compare_with_reference(const dare::generation_result & want, const dare::generation_result & got) {
+    divergence d;
+    if (got.tokens == want.tokens) {
+        return d;
+    }
+    d.identical = false;
+    while (d.at < want.tokens.size() && d.at < got.tokens.size() && want.tokens[d.at] == got.tokens[d.at]) {
+        ++d.at;
+    }
+    // A text that only runs longer than its reference parts where the
+    // reference stopped; with no gap recorded there it never passes as a tie.
+    d.gap = d.at < want.gaps.size() ? want.gaps[d.at] : std::numeric_limits<float>::infinity();
+    return d;
+}
+
+// Counts the texts identical to their references; each other one must part
+// at a near-tie of the reference's own logits (a test failure otherwise),
+// and is printed with its gap. `worst_gap` gets the largest gap tolerated.
+inline int32_t count_identical_up_to_near_ties(const std::vector<dare::generation_result> & want,
+                                               const std::vector<dare::generation_result> & got,
+                                               const std::string & what, float * worst_gap = nullptr,
+                                               float near_tie = kNearTie) {
+    int32_t identical = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        const divergence d = compare_with_reference(want[i], got[i]);
+        if (d.identical) {
+            ++identical;
+            continue;
+        }
+        std::printf("%s: record %zu parts from its reference at token %zu, reference's top-2 gap %.4f\n", what.c_str(),
+                    i, d.at, d.gap);
+        EXPECT_LT(d.gap, near_tie) << what << ": record " << i << " parts at token " << d.at << ", not a near-tie";
+        if (worst_gap) {
+            *worst_gap = std::max(*worst_gap, d.gap);
+        }
+    }
+    std::printf("%s: %d of %zu identical to the reference\n", what.c_str(), identical, want.size());
+    return identical;
+}
 
 // The chat-templated tokens of a user message.
 inline std::vector<dare::token> chat(const std::string & text) {

@@ -41,6 +41,10 @@ struct chat_message {
 struct model_options {
     int32_t n_gpu_layers = -1;  // layers offloaded to a GPU backend when one is built in and found (-1 = all)
     bool verbose = false;      // pass llama.cpp's own log through to stderr
+    // How prompts are framed (--chat-template): "auto" (the GGUF's own
+    // template), "none" (prompts as raw text, for base models), or a
+    // template file or one of llama.cpp's built-in template names.
+    std::string chat_template = "auto";
 };
 
 // A loaded GGUF model and its vocabulary. Thread-compatible (const methods may
@@ -66,9 +70,13 @@ class model {
     std::string token_piece(token t) const;
     bool is_eog(token t) const;
 
-    // Formats messages with the model's own chat template (from its GGUF);
-    // add_assistant appends the assistant-turn opener.
+    // Formats messages with the chat template model_options chose; add_assistant
+    // appends the assistant-turn opener. Throws dare::error when there is
+    // none (a model without one under "auto": the message names the flag).
     std::string apply_chat_template(const std::vector<chat_message> & messages, bool add_assistant) const;
+    // A user prompt's tokens as every command feeds them to the model: through
+    // the chat template, or as raw text under --chat-template none.
+    std::vector<token> prompt_tokens(const std::string & user_text) const;
 
     struct impl;
     impl & get() const { return *impl_; }
@@ -139,7 +147,8 @@ struct context_options {
     uint32_t n_batch = 512;    // most tokens one decode call takes
     uint32_t n_seq_max = 1;    // distinct sequences (tree branches, parallel records)
     int32_t n_threads = 0;     // 0 = hardware threads
-    bool kv_unified = true;    // one KV buffer shared by all sequences (needed for trees)
+    bool kv_unified = true;    // one KV buffer shared by all sequences (needed for trees);
+                               // false: one stream per sequence (batched records)
     bool embeddings = false;   // embedding mode (mean pooling), for encoders
     kv_layout layout = kv_layout::batch_invariant;
 };
@@ -175,6 +184,9 @@ class context {
     void clear();
 
     uint32_t n_ctx() const;
+    // KV cells one sequence can hold: n_ctx in a unified cache, else its own
+    // stream's share (n_ctx / n_seq_max, which llama.cpp rounds up to 256).
+    uint32_t n_ctx_seq() const;
     uint32_t n_seq_max() const;
     uint32_t n_batch() const;  // rows one llama.cpp decode call takes; decode() splits larger batches
     const model & get_model() const { return model_; }
@@ -225,6 +237,11 @@ class llama_penalties {
 // Re-quantizes a GGUF model (requantization of already quantized weights
 // allowed) to `type`: q4_0, q4_1, q8_0 or q4_k_m. Writes OUT.tmp, then renames.
 void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads);
+
+// `dare --version`: dare's version, the llama.cpp it was built with (the
+// llama-cpp-python source release that carries it, and its ggml version),
+// the backends compiled in, and the CPU features llama.cpp uses.
+std::string version_text();
 
 // Index of the largest value (first one on ties).
 token argmax(std::span<const float> logits);

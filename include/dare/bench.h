@@ -28,6 +28,7 @@ struct bench_options {
     draft_limits limits{32, 12};
     bool auto_budget = true;
     verify_options relaxed;  // top_k / min_prob for dare
+    std::string chat_template = "auto";  // model_options::chat_template
     std::string json_out;
 };
 
@@ -70,6 +71,8 @@ struct batch_bench_options {
     verify_options verify;  // strict or relaxed
     bool self_draft = true;
     int32_t repeat = 1;  // plain and speculative runs alternate this many times per B
+    bool shared_kv = false;  // B > 1: one KV cache for all records instead of a stream each (set_batched_context)
+    std::string chat_template = "auto";  // model_options::chat_template
     std::string json_out;
     std::string step_log;  // optional: one TSV line per decode step of every run
 };

@@ -53,6 +53,19 @@ struct feature_table {
 };
 feature_table base_features(const dataset & d, const ctr_split & split, float positive);
 
+// One knowledge run's columns for `rows` (interaction indices): the item's
+// vector, then the user's, each projected on the top `pca_dim` principal
+// directions of the vectors of the items (users) that have a training
+// interaction; items and users seen only in test rows take no part in the
+// fit. NaN where the run has no vector for the row's item (user).
+struct knowledge_columns {
+    int32_t item_cols = 0, user_cols = 0;
+    std::vector<float> x;  // rows.size() x (item_cols + user_cols)
+    std::vector<bool> has_item, has_user;
+};
+knowledge_columns knowledge_features(const dataset & d, const ctr_split & split, const std::vector<int32_t> & rows,
+                                     const std::string & run, int32_t pca_dim);
+
 // Area under the ROC curve (ties count half); NaN when a class is missing.
 double auc(const std::vector<float> & score, const std::vector<float> & label);
 double logloss(const std::vector<float> & prob, const std::vector<float> & label);

@@ -44,7 +44,7 @@ struct generate_job_options {
     // KV layout: "auto" (layout_for the verification rule) or a fixed one
     // ("invariant", "default", "plain"; backend.h parse_kv_layout).
     std::string kv_layout = "auto";
-    bool raw_prompt = false;  // feed prompts as-is instead of through the chat template
+    std::string chat_template = "auto";  // model_options::chat_template (auto | none | FILE | built-in name)
     bool fresh = false;       // discard an existing output instead of resuming it
     bool verbose = false;
     double log_interval_s = 10.0;
@@ -69,6 +69,7 @@ struct pool_build_options {
     std::string out;
     std::string index = "trie";  // trie | suffix
     index_options index_opts;
+    std::string chat_template = "auto";  // for the records' prompts (model_options::chat_template)
 };
 
 struct pool_build_summary {

@@ -31,6 +31,7 @@ struct pool_bench_options {
     int32_t heldout = 20;
     draft_limits limits{32, 12};
     uint64_t seed = 7;
+    std::string chat_template = "auto";  // model_options::chat_template
     std::string json_out;
 };
 

@@ -1,5 +1,5 @@
 // Progress for long runs on stderr: an in-place line (done/total, tokens/s,
-// tau, ETA) when stderr is a terminal, a plain log line every few seconds
+// tau, records per hour of this invocation, ETA) when stderr is a terminal, a plain log line every few seconds
 // otherwise (CI logs, nohup files).
 #pragma once
 

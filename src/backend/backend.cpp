@@ -103,13 +103,50 @@ std::string meta_string(const llama_model * m, const char * key) {
     return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof buf - 1));
 }
 
+// llama.cpp's built-in chat template names.
+std::vector<std::string> builtin_chat_template_names() {
+    std::vector<const char *> names(static_cast<size_t>(std::max<int32_t>(llama_chat_builtin_templates(nullptr, 0), 0)));
+    llama_chat_builtin_templates(names.data(), names.size());
+    return {names.begin(), names.end()};
+}
+
+std::string builtin_chat_templates() {
+    std::string out;
+    for (const auto & n : builtin_chat_template_names()) {
+        out += (out.empty() ? "" : ", ") + n;
+    }
+    return out;
+}
+
+// --chat-template FILE|NAME: a file's text, else a built-in name.
+std::string resolve_chat_template(const std::string & spec) {
+    if (std::filesystem::is_regular_file(spec)) {
+        std::ifstream in(spec, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) {
+            throw error("--chat-template " + spec + ": cannot read the file");
+        }
+        if (text.empty()) {
+            throw error("--chat-template " + spec + ": the file is empty");
+        }
+        return text;
+    }
+    const auto names = builtin_chat_template_names();
+    if (std::find(names.begin(), names.end(), spec) != names.end()) {
+        return spec;
+    }
+    throw error("--chat-template " + spec + ": no such file, and not auto, none or one of llama.cpp's built-in "
+                "templates (" + builtin_chat_templates() + ")");
+}
+
 }  // namespace
 
 struct model::impl {
     llama_model * m = nullptr;
     bool on_gpu = false;
     const llama_vocab * vocab = nullptr;
-    std::string chat_template;
+    std::string chat_template;  // what llama_chat_apply_template gets: a template text or a built-in name
+    bool raw_prompts = false;   // --chat-template none
     ~impl() {
         if (m) {
             llama_model_free(m);
@@ -161,8 +198,20 @@ model::model(const std::string & path, const model_options & opts) : impl_(std::
     }
     info_.vocab_fingerprint = h;
 
-    const char * tmpl = llama_model_chat_template(impl_->m, nullptr);
-    impl_->chat_template = tmpl ? tmpl : "";
+    impl_->raw_prompts = opts.chat_template == "none";
+    if (opts.chat_template == "auto") {
+        const char * tmpl = llama_model_chat_template(impl_->m, nullptr);
+        impl_->chat_template = tmpl ? tmpl : "";
+    } else if (!impl_->raw_prompts) {
+        impl_->chat_template = resolve_chat_template(opts.chat_template);
+        const std::vector<llama_chat_message> probe = {{"user", "x"}};
+        char buf[1];
+        if (llama_chat_apply_template(impl_->chat_template.c_str(), probe.data(), probe.size(), true, buf, 0) < 0) {
+            throw error("--chat-template " + opts.chat_template +
+                        ": llama.cpp cannot apply this template (it applies its built-in formats, recognised from "
+                        "the template's text or named: " + builtin_chat_templates() + ")");
+        }
+    }
 }
 
 model::~model() = default;
@@ -210,9 +259,19 @@ std::string model::token_piece(token t) const {
 
 bool model::is_eog(token t) const { return llama_vocab_is_eog(impl_->vocab, t); }
 
+std::vector<token> model::prompt_tokens(const std::string & user_text) const {
+    return impl_->raw_prompts ? tokenize(user_text, true, false)
+                              : tokenize(apply_chat_template({{"user", user_text}}, true), true, true);
+}
+
 std::string model::apply_chat_template(const std::vector<chat_message> & messages, bool add_assistant) const {
+    if (impl_->raw_prompts) {
+        throw error("internal: no chat template under --chat-template none");
+    }
     if (impl_->chat_template.empty()) {
-        throw error(info_.path + ": the model has no chat template (tokenizer.chat_template is missing)");
+        throw error(info_.path +
+                    ": the model has no chat template (tokenizer.chat_template is missing); for a base model pass "
+                    "--chat-template none (prompts as raw text), or --chat-template FILE|NAME to supply one");
     }
     std::vector<llama_chat_message> msgs;
     size_t total = 0;
@@ -415,9 +474,21 @@ double context::decode_seconds() const { return impl_->decode_seconds; }
 
 uint32_t context::n_ctx() const { return llama_n_ctx(impl_->ctx); }
 
+uint32_t context::n_ctx_seq() const { return llama_n_ctx_seq(impl_->ctx); }
+
 uint32_t context::n_seq_max() const { return llama_n_seq_max(impl_->ctx); }
 
 uint32_t context::n_batch() const { return impl_->n_batch; }
+
+std::string version_text() {
+    backend_init_once();
+    std::string backends;
+    for (size_t i = 0; i < ggml_backend_reg_count(); ++i) {
+        backends += (i ? ", " : "") + std::string(ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    }
+    return std::string("dare ") + DARE_VERSION + "\nllama.cpp from llama-cpp-python " + DARE_LLAMA_VERSION +
+           " (ggml " + ggml_version() + ")\nbackends: " + backends + "\nsystem: " + trim(llama_print_system_info());
+}
 
 void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads) {
     backend_init_once();

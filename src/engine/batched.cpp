@@ -194,13 +194,22 @@ struct batched_decoder::slot {
     int32_t root_row = 0;
 };
 
+void set_batched_context(context_options & co, int32_t parallel, uint32_t cells_per_record) {
+    if (parallel < 1) {
+        throw error("--parallel must be at least 1");
+    }
+    co.n_seq_max = static_cast<uint32_t>(parallel);
+    co.kv_unified = co.layout != kv_layout::batch_invariant;
+    co.n_ctx = static_cast<uint32_t>(parallel) * cells_per_record;
+}
+
 batched_decoder::batched_decoder(context & ctx, const batched_options & o) : ctx_(ctx), opts_(o) {
     if (o.parallel < 1) {
         throw error("--parallel must be at least 1");
     }
-    if (ctx.n_seq_max() < batched_seq_max(o.parallel)) {
+    if (ctx.n_seq_max() < static_cast<uint32_t>(o.parallel)) {
         throw error("internal: context has " + std::to_string(ctx.n_seq_max()) + " sequences, --parallel " +
-                    std::to_string(o.parallel) + " needs " + std::to_string(batched_seq_max(o.parallel)));
+                    std::to_string(o.parallel) + " needs as many");
     }
     if (o.spec.verify.mode == verify_mode::sample) {
         throw error("--parallel > 1 supports --verify strict and relaxed (greedy), not sample");
@@ -231,6 +240,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     size_t next = 0;
     const draft_limits lim0 = opts_.spec.limits;
     const bool relaxed = opts_.spec.verify.mode == verify_mode::relaxed;
+    const bool shared_cache = ctx_.n_ctx_seq() >= ctx_.n_ctx();
     verify_context vc;
     vc.is_eog = [&m](token t) { return m.is_eog(t); };
 
@@ -242,17 +252,22 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 continue;
             }
             const batched_record rec = record(next);
-            // Room in the shared KV cache: every active record's prompt, output and draft.
+            // Room for the record's prompt, output and draft: in its own KV
+            // stream, or in the shared cache next to every active record's.
             size_t need = rec.prompt.size() + static_cast<size_t>(g.max_tokens + lim0.max_depth) + 1;
-            for (const slot & o : slots) {
-                if (o.active) {
-                    need += o.prompt_len + static_cast<size_t>(g.max_tokens + lim0.max_depth) + 1;
+            if (shared_cache) {
+                for (const slot & o : slots) {
+                    if (o.active) {
+                        need += o.prompt_len + static_cast<size_t>(g.max_tokens + lim0.max_depth) + 1;
+                    }
                 }
             }
-            if (need > ctx_.n_ctx()) {
+            const uint32_t room = shared_cache ? ctx_.n_ctx() : ctx_.n_ctx_seq();
+            if (need > room) {
                 throw error("context too small for --parallel " + std::to_string(opts_.parallel) + ": " +
-                            std::to_string(need) + " KV cells needed, the batch context has " +
-                            std::to_string(ctx_.n_ctx()) + " (--parallel times --ctx)");
+                            std::to_string(need) + " KV cells needed, " +
+                            (shared_cache ? "the batch context has " : "each slot has ") + std::to_string(room) +
+                            " (--ctx per record)");
             }
             sl.active = true;
             sl.started = false;

@@ -327,6 +327,46 @@ std::pair<double, double> percentile_interval(std::vector<double> v) {
 
 }  // namespace
 
+knowledge_columns knowledge_features(const dataset & d, const ctr_split & split, const std::vector<int32_t> & rows,
+                                     const std::string & run, int32_t pca_dim) {
+    const vectors iv = load_vectors(run, "item"), uv = load_vectors(run, "user");
+    std::vector<std::string> train_items, train_users;
+    {
+        std::set<int32_t> is, us;
+        for (int32_t k : split.train) {
+            is.insert(d.interactions[k].item);
+            us.insert(d.interactions[k].user);
+        }
+        for (int32_t i : is) train_items.push_back(d.items[static_cast<size_t>(i)].id);
+        for (int32_t u : us) train_users.push_back(d.users[static_cast<size_t>(u)].id);
+    }
+    pca ip, up;
+    ip.fit(iv, train_items, pca_dim);
+    up.fit(uv, train_users, pca_dim);
+    knowledge_columns kc;
+    kc.item_cols = static_cast<int32_t>(ip.comps.cols());
+    kc.user_cols = static_cast<int32_t>(up.comps.cols());
+    const size_t cols = static_cast<size_t>(kc.item_cols + kc.user_cols);
+    kc.x.assign(rows.size() * cols, std::numeric_limits<float>::quiet_NaN());
+    kc.has_item.assign(rows.size(), false);
+    kc.has_user.assign(rows.size(), false);
+    for (size_t r = 0; r < rows.size(); ++r) {
+        float * f = &kc.x[r * cols];
+        const auto & in = d.interactions[rows[r]];
+        const auto ii = iv.by_id.find(d.items[static_cast<size_t>(in.item)].id);
+        const auto uu = uv.by_id.find(d.users[static_cast<size_t>(in.user)].id);
+        if (ii != iv.by_id.end()) {
+            ip.project(ii->second, f);
+            kc.has_item[r] = true;
+        }
+        if (uu != uv.by_id.end()) {
+            up.project(uu->second, f + kc.item_cols);
+            kc.has_user[r] = true;
+        }
+    }
+    return kc;
+}
+
 std::vector<ctr_result> run_ctr_eval(const ctr_options & o) {
     const dataset d = load_dataset(o.dataset);
     const std::vector<int32_t> kept = interactions_with_top_items(d, o.top_items);
@@ -350,33 +390,16 @@ std::vector<ctr_result> run_ctr_eval(const ctr_options & o) {
         results.push_back(r);
     }
     for (const auto & run : o.knowledge) {
-        const vectors iv = load_vectors(run, "item"), uv = load_vectors(run, "user");
-        std::vector<std::string> train_items, train_users;
-        {
-            std::set<int32_t> is, us;
-            for (int32_t k : split.train) {
-                is.insert(d.interactions[k].item);
-                us.insert(d.interactions[k].user);
-            }
-            for (int32_t i : is) train_items.push_back(d.items[static_cast<size_t>(i)].id);
-            for (int32_t u : us) train_users.push_back(d.users[static_cast<size_t>(u)].id);
-        }
-        pca ip, up;
-        ip.fit(iv, train_items, o.pca_dim);
-        up.fit(uv, train_users, o.pca_dim);
-        const int32_t ki = static_cast<int32_t>(ip.comps.cols()), ku = static_cast<int32_t>(up.comps.cols());
-        const int32_t cols = base.cols() + ki + ku;
-        std::vector<float> x(n_rows * static_cast<size_t>(cols), std::numeric_limits<float>::quiet_NaN());
+        const knowledge_columns kc = knowledge_features(d, split, rows, run, o.pca_dim);
+        const int32_t kcols = kc.item_cols + kc.user_cols;
+        const int32_t cols = base.cols() + kcols;
+        std::vector<float> x(n_rows * static_cast<size_t>(cols));
         int64_t covered = 0;
         for (size_t r = 0; r < n_rows; ++r) {
             float * f = &x[r * static_cast<size_t>(cols)];
             std::copy_n(&base.x[r * static_cast<size_t>(base.cols())], base.cols(), f);
-            const auto & in = d.interactions[rows[r]];
-            const auto ii = iv.by_id.find(d.items[static_cast<size_t>(in.item)].id);
-            const auto uu = uv.by_id.find(d.users[static_cast<size_t>(in.user)].id);
-            if (ii != iv.by_id.end()) ip.project(ii->second, f + base.cols());
-            if (uu != uv.by_id.end()) up.project(uu->second, f + base.cols() + ki);
-            covered += r >= n_train && ii != iv.by_id.end() && uu != uv.by_id.end();
+            std::copy_n(&kc.x[r * static_cast<size_t>(kcols)], kcols, f + base.cols());
+            covered += r >= n_train && kc.has_item[r] && kc.has_user[r];
         }
         ctr_result res;
         res.setting = run;

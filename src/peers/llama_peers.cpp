@@ -13,6 +13,7 @@
 
 #include "backend/handle.h"
 #include "dare/error.h"
+#include "dare/verify.h"
 #include "llama.h"
 #include "log.h"
 #include "ngram-cache.h"
@@ -270,6 +271,9 @@ generation_result llama_peer::impl::plain(std::span<const token> prompt, const g
             r.stats.prefill_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
         }
         t = llama_sampler_sample(greedy, ctx, -1);
+        if (g.record_gaps) {
+            r.gaps.push_back(top2_gap(std::span<const float>(llama_get_logits_ith(ctx, -1), static_cast<size_t>(m.n_vocab()))));
+        }
         r.tokens.push_back(t);
         if (llama_vocab_is_eog(vocab, t) || static_cast<int32_t>(r.tokens.size()) >= g.max_tokens) {
             break;
@@ -336,8 +340,12 @@ generation_result llama_peer::impl::speculate(std::span<const token> prompt, con
         // Greedy acceptance: row i's argmax is the next token; keep going while it matches the draft.
         size_t n_new = 0;
         while (true) {
-            const token t = argmax(std::span<const float>(llama_get_logits_ith(ctx, static_cast<int32_t>(n_new)),
-                                                          static_cast<size_t>(n_vocab)));
+            const std::span<const float> lg(llama_get_logits_ith(ctx, static_cast<int32_t>(n_new)),
+                                            static_cast<size_t>(n_vocab));
+            const token t = argmax(lg);
+            if (g.record_gaps) {
+                r.gaps.push_back(top2_gap(lg));
+            }
             ++n_new;
             context.push_back(last);
             last = t;

@@ -50,7 +50,7 @@ void write_json_file(const std::string & path, const json & j) {
 std::vector<std::vector<token>> prompt_tokens(const model & m, const std::vector<prompt_record> & prompts) {
     std::vector<std::vector<token>> toks;
     for (const auto & p : prompts) {
-        toks.push_back(m.tokenize(m.apply_chat_template({{"user", p.prompt}}, true), true, true));
+        toks.push_back(m.prompt_tokens(p.prompt));
     }
     return toks;
 }
@@ -75,7 +75,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     if (static_cast<int32_t>(prompts.size()) <= o.warmup) {
         throw error(o.prompts + ": needs more prompts than --warmup (" + std::to_string(o.warmup) + ")");
     }
-    const model m(o.model);
+    const model m(o.model, model_options{.chat_template = o.chat_template});
     const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
     speculative_options base;
     base.limits = o.limits;
@@ -288,7 +288,7 @@ std::string bench_table(const std::vector<bench_method_result> & rs) {
 
 std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
     const auto prompts = read_prompts_jsonl(o.prompts);
-    const model m(o.model);
+    const model m(o.model, model_options{.chat_template = o.chat_template});
     const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
     o.verify.validate();
     const auto toks = prompt_tokens(m, prompts);
@@ -323,14 +323,19 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         // the engine `dare run --parallel 1` uses; it needs the tree's sequences.
         const bool tree_engine = B == 1;
         context_options co;
-        co.n_seq_max = tree_engine ? std::max(batched_seq_max(B), speculative_seq_max(o.limits)) : batched_seq_max(B);
         co.n_threads = threads;
         // plain batching too: the same layout on both sides of the comparison
         co.layout = tree_engine ? tree_layout : batch_layout;
         bo.spec.cost = load_or_measure_cost_curve(m, threads, true, co.layout);
-        const size_t per_record =  // prompt, output and the largest draft (a tree's nodes at B = 1)
-            longest + static_cast<size_t>(o.max_tokens + std::max(o.limits.max_depth, o.limits.max_nodes)) + 1;
-        co.n_ctx = static_cast<uint32_t>(static_cast<size_t>(B) * per_record);
+        const auto per_record = static_cast<uint32_t>(  // prompt, output and the largest draft (a tree's nodes at B = 1)
+            longest + static_cast<size_t>(o.max_tokens + std::max(o.limits.max_depth, o.limits.max_nodes)) + 1);
+        set_batched_context(co, B, per_record);
+        if (tree_engine) {
+            co.n_seq_max = std::max(co.n_seq_max, speculative_seq_max(o.limits));
+            co.kv_unified = true;  // a tree's branches share cells
+        } else if (o.shared_kv) {
+            co.kv_unified = true;
+        }
         co.n_batch = std::max<uint32_t>(512, co.n_ctx);
         context ctx(m, co);
         for (int32_t k = 0; k < 2 * std::max(1, o.repeat); ++k) {  // plain, speculative, plain, ...
@@ -410,7 +415,8 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
                          {"max_tokens", o.max_tokens},    {"draft_nodes", o.limits.max_nodes},
                          {"draft_depth", o.limits.max_depth}, {"verify", verify_mode_name(o.verify.mode)},
                          {"top_k", o.verify.top_k},       {"min_prob", o.verify.min_prob},
-                         {"self_draft", o.self_draft}, {"repeat", o.repeat}};
+                         {"self_draft", o.self_draft}, {"repeat", o.repeat}, {"shared_kv", o.shared_kv},
+                         {"chat_template", o.chat_template}};
         j["runs"] = json::array();
         for (const auto & r : rows) {
             j["runs"].push_back({{"parallel", r.parallel},

@@ -136,7 +136,7 @@ std::vector<corpus_record> read_corpus(const model & m, const std::string & path
             if (!j["prompt"].is_string()) {
                 throw error_at(path, lineno, "\"prompt\" must be a string");
             }
-            r.prompt = m.tokenize(m.apply_chat_template({{"user", j["prompt"].get<std::string>()}}, true), true, true);
+            r.prompt = m.prompt_tokens(j["prompt"].get<std::string>());
         }
         r.text = m.tokenize(j["text"].get<std::string>(), false, false);
         out.push_back(std::move(r));
@@ -148,7 +148,7 @@ std::vector<corpus_record> read_corpus(const model & m, const std::string & path
 }
 
 pool_build_summary run_pool_build(const pool_build_options & o) {
-    const model m(o.model);
+    const model m(o.model, model_options{.chat_template = o.chat_template});
     auto idx = make_index(parse_index_kind(o.index), o.index_opts);
     pool_build_summary s;
     for (const auto & r : read_corpus(m, o.corpus)) {

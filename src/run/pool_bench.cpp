@@ -73,7 +73,7 @@ int32_t longest_matching_path(const draft_tree & tree, std::span<const token> tr
 }
 
 std::vector<pool_bench_row> run_pool_bench(const pool_bench_options & o) {
-    const model m(o.model);
+    const model m(o.model, model_options{.chat_template = o.chat_template});
     std::vector<corpus_record> recs = read_corpus(m, o.corpus);
     if (static_cast<int32_t>(recs.size()) <= o.heldout) {
         throw error(o.corpus + ": needs more records than --heldout (" + std::to_string(o.heldout) + ")");

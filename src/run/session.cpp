@@ -28,6 +28,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     o.gen.repetition.validate();
     model_options mo;
     mo.verbose = o.verbose;
+    mo.chat_template = o.chat_template;
     model_ = std::make_unique<model>(o.model, mo);
     // Plain decoding keeps the invariant layout too: it is the reference strict runs reproduce.
     const bool fixed_layout = o.kv_layout != "auto";
@@ -56,8 +57,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
         bc.layout = fixed_layout   ? layout
                     : speculative() ? layout_for(spec_.verify.mode, true)
                                     : kv_layout::batch_invariant;
-        bc.n_ctx = o.n_ctx * static_cast<uint32_t>(o.parallel);
-        bc.n_seq_max = batched_seq_max(o.parallel);
+        set_batched_context(bc, o.parallel, o.n_ctx);
         batch_ctx_ = std::make_unique<context>(*model_, bc);
         batched_options bo;
         bo.parallel = o.parallel;
@@ -75,8 +75,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
 generation_session::~generation_session() = default;
 
 std::vector<token> generation_session::prompt_tokens(const std::string & prompt) const {
-    return o_.raw_prompt ? model_->tokenize(prompt, true, false)
-                         : model_->tokenize(model_->apply_chat_template({{"user", prompt}}, true), true, true);
+    return model_->prompt_tokens(prompt);
 }
 
 std::vector<token> generation_session::text_tokens(const std::string & text) const {

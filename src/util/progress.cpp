@@ -44,9 +44,13 @@ std::string progress::line() const {
     if (passes_ > 0) {  // jobs without forward passes per record (encoding) show no tau
         std::snprintf(tau_part, sizeof tau_part, " | tau %.2f", tau);
     }
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%s %lld/%lld records | %.1f tok/s%s | elapsed %s | ETA %s", label_.c_str(),
-                  static_cast<long long>(done_), static_cast<long long>(total_), tps, tau_part,
+    char rate_part[48] = "";
+    if (done_here_ > 0 && el > 0) {
+        std::snprintf(rate_part, sizeof rate_part, " | %.0f records/h", 3600.0 * static_cast<double>(done_here_) / el);
+    }
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "%s %lld/%lld records | %.1f tok/s%s%s | elapsed %s | ETA %s", label_.c_str(),
+                  static_cast<long long>(done_), static_cast<long long>(total_), tps, tau_part, rate_part,
                   format_duration(el).c_str(), format_duration(eta).c_str());
     return buf;
 }

@@ -45,10 +45,19 @@ void add_prompts_command(CLI::App & app, dare::prompts_job_options & o) {
     });
 }
 
+// --chat-template, on every command that prompts a model.
+void add_chat_template_option(CLI::App * c, std::string & t) {
+    c->add_option("--chat-template", t,
+                  "How prompts reach the model: auto (the model's own chat template), none (raw text, for base "
+                  "models), or a template file or one of llama.cpp's built-in template names (chatml, llama3, ...)")
+        ->capture_default_str();
+}
+
 // Decoding options shared by generate and run (defaults: what `o` holds).
 void add_decoding_options(CLI::App * c, dare::generate_job_options & o) {
     c->add_option("--model", o.model, "GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1)")
         ->capture_default_str();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--mode", o.mode,
                   "Decoding mode: vanilla (plain autoregressive decoding), pld (drafts from the prompt and output "
                   "so far), dare (drafts from a retrieval pool that grows with every record)")
@@ -79,9 +88,9 @@ void add_decoding_options(CLI::App * c, dare::generate_job_options & o) {
         ->check(CLI::Range(0.000001f, 1.0f))
         ->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
-                  "KV layout of the decoding context: auto (strict, sample and vanilla on the batch-invariant one, "
-                  "which strict's token-identity needs; relaxed on plain attention for one record at a time, "
-                  "llama.cpp's default for --parallel > 1), invariant, default or plain (docs/engine.md)")
+                  "KV layout of the decoding context: auto (the batch-invariant one for every mode one record at a "
+                  "time and for plain and strict batches, which token-identity needs; llama.cpp's default for "
+                  "relaxed --parallel > 1), invariant, default or plain (docs/engine.md)")
         ->check(CLI::IsMember({"auto", "invariant", "default", "plain"}))
         ->capture_default_str();
     c->add_option("--health-guard", o.health_guard,
@@ -196,7 +205,6 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     c->add_option("--pool", o.pool, "Pool file for --mode dare (from: dare pool build)");
     c->add_option("--save-pool", o.save_pool, "Write the grown pool here when the run ends (--mode dare)");
     add_decoding_options(c, o);
-    c->add_flag("--raw-prompt", o.raw_prompt, "Feed prompts as-is instead of through the model's chat template");
     c->add_flag("--fresh", o.fresh, "Discard an existing --out file instead of resuming it");
     c->add_option("--log-interval", o.log_interval_s, "Seconds between progress lines when stderr is not a terminal")
         ->check(CLI::PositiveNumber)
@@ -306,6 +314,7 @@ void add_pool_command(CLI::App & app, dare::pool_build_options & o) {
     c->add_option("--corpus", o.corpus, "Corpus JSONL; a knowledge output of dare generate is one")->required();
     c->add_option("--out", o.out, "Pool file to write")->required();
     c->add_option("--model", o.model, "GGUF model whose tokenizer the pool uses")->capture_default_str();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--index", o.index, "Index kind: trie (DARE n-gram trie) or suffix (longest suffix match)")
         ->check(CLI::IsMember({"trie", "suffix"}))
         ->capture_default_str();
@@ -353,6 +362,7 @@ void add_bench_command(CLI::App & app, dare::bench_options & o) {
     c->add_option("--methods", methods, "Comma-separated: vanilla, pld, resd (pool, strict), dare (pool, relaxed), dare-strict, hybrid (pool + the record's own context, relaxed), hybrid-strict; llama.cpp's own: llama-plain, llama-ngram-simple, llama-ngram-map-k, llama-ngram-map-k4v, llama-ngram-mod, llama-ngram-cache, each with optional :KEY=VALUE settings (see docs/benchmarks.md)")->capture_default_str();
     c->add_option("--peer-corpus", o.peer_corpus, "Knowledge JSONL for llama.cpp's static n-gram cache (llama-ngram-cache:static=1)");
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--max-tokens", o.max_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
     c->add_option("--warmup", o.warmup, "Prompts run first and not counted")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -391,6 +401,7 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
     c->add_option("--pool", o.pool, "Pool file (each run starts from it); without one, drafts come from each "
                                     "record's own prompt and output");
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--parallel", o.parallel, "Batch sizes to measure")->delimiter(',')->check(CLI::PositiveNumber);
     c->add_option("--repeat", o.repeat,
                   "Plain and speculative runs alternate this many times per B; the table shows medians")
@@ -406,6 +417,9 @@ void add_bench_batch_command(CLI::App & app, dare::batch_bench_options & o) {
         ->capture_default_str();
     c->add_option("--draft-depth", o.limits.max_depth, "Longest draft chain")->check(CLI::Range(0, 64))->capture_default_str();
     c->add_option("--self-draft", o.self_draft, "Also draft from each record's own context")->capture_default_str();
+    c->add_flag("--shared-kv", o.shared_kv,
+                "B > 1: all records in one shared KV cache instead of a stream each (measures what the streams "
+                "change; batched text is then not exactly one-at-a-time text)");
     c->add_option("--json", o.json_out, "Write results as JSON here");
     c->add_option("--step-log", o.step_log,
                   "Write one TSV line per decode step of the batched runs (B, speculation, repeat, prompt/decode/draft "
@@ -425,6 +439,7 @@ void add_bench_pool_command(CLI::App & app, dare::pool_bench_options & o) {
     o.model = dare::default_model_path();
     c->add_option("--corpus", o.corpus, "Knowledge JSONL (greedy outputs); the last --heldout records are predicted")->required();
     c->add_option("--model", o.model, "GGUF model (tokenizer and chat template)")->capture_default_str();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--sizes", o.sizes, "Pool sizes in tokens")->delimiter(',')->check(CLI::PositiveNumber);
     c->add_option("--index", o.kinds, "Index kinds (trie, suffix)")->delimiter(',');
     c->add_option("--heldout", o.heldout, "Records held out as texts to predict")->check(CLI::PositiveNumber)->capture_default_str();
@@ -510,6 +525,7 @@ struct perplexity_options {
     int32_t threads = 0;
     uint32_t n_ctx = 2048;
     std::string kv_layout = "invariant";
+    std::string chat_template = "auto";
 };
 
 void add_eval_command(CLI::App & app, perplexity_options & o) {
@@ -521,16 +537,17 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     o.model = dare::default_model_path();
     c->add_option("--model", o.model, "GGUF model")->capture_default_str();
     c->add_option("--corpus", o.corpus, "JSONL with \"text\" and optional \"prompt\"")->required();
+    add_chat_template_option(c, o.chat_template);
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
-                  "KV layout to score with: invariant (Q8_0 keys, F16 values; strict and vanilla decoding), default "
-                  "(llama.cpp's: F16 keys and values), plain (F16, no flash attention; relaxed decoding), to measure "
-                  "what a layout costs in accuracy")
+                  "KV layout to score with: invariant (Q8_0 keys, F16 values; what decoding uses one record at a "
+                  "time), default (llama.cpp's: F16 keys and values; relaxed --parallel > 1), plain (F16, no flash "
+                  "attention; --kv-layout plain), to measure what a layout costs in accuracy")
         ->check(CLI::IsMember({"invariant", "default", "plain"}))
         ->capture_default_str();
     c->callback([&o] {
-        const dare::model m(o.model);
+        const dare::model m(o.model, dare::model_options{.chat_template = o.chat_template});
         dare::context_options co;
         co.n_ctx = o.n_ctx;
         co.n_threads = o.threads;
@@ -660,7 +677,8 @@ int main(int argc, char ** argv) {
         "dare: fast LLM knowledge generation for recommender systems (retrieval-based speculative decoding "
         "on llama.cpp)",
         "dare"};
-    app.set_version_flag("--version", "dare 0.1.0");
+    app.set_version_flag("--version", [] { return dare::version_text(); },
+                         "dare's version, the llama.cpp it was built with, backends and CPU features");
     app.require_subcommand(1);
     dare::prompts_job_options prompts_opts;
     dare::generate_job_options generate_opts;
