@@ -107,3 +107,40 @@ TEST(Session, GuardedPoolGetsOnlyTheKeptText) {
     want->save_body(want_body);
     EXPECT_EQ(got_body.str(), want_body.str());
 }
+
+// Batched records of different groups in one batch: each drafts from, and
+// puts its prompt and kept text into, its own group's pool only (what dare
+// run --parallel does across groups).
+TEST(Session, BatchedRecordsUseTheirOwnGroupsPools) {
+    auto o = session_options("strict", true);
+    o.mode = "dare";
+    o.parallel = 2;
+    dare::generation_session s(o);
+    const std::vector<std::string> prompts = {
+        "Introduce movie Toy Story (1995) and describe its attributes.",
+        "Introduce movie Heat (1995) and describe its attributes.",
+        "Introduce movie Jumanji (1995) and describe its attributes.",
+        "Introduce movie Casino (1995) and describe its attributes."};
+    std::vector<std::vector<dare::token>> toks;
+    for (const auto & p : prompts) {
+        toks.push_back(s.prompt_tokens(p));
+    }
+    auto a = dare::make_index(dare::index_kind::ngram_trie), b = dare::make_index(dare::index_kind::ngram_trie);
+    std::vector<std::string> texts(prompts.size());
+    // Records 0 and 2 belong to group a, 1 and 3 to group b: records 0 and 1
+    // start together.
+    s.generate_many(
+        prompts.size(),
+        [&](size_t i) {
+            return dare::generation_session::record_ref{toks[i], prompts[i], std::to_string(i), i % 2 ? b.get() : a.get()};
+        },
+        [&](size_t i, dare::generation_result && r) { texts[i] = r.text; });
+    for (size_t g = 0; g < 2; ++g) {
+        uint64_t want = 0;
+        for (size_t i = g; i < prompts.size(); i += 2) {
+            ASSERT_FALSE(texts[i].empty()) << i;
+            want += toks[i].size() + s.text_tokens(texts[i]).size();
+        }
+        EXPECT_EQ((g ? b : a)->stored_tokens(), want) << "group " << g;
+    }
+}

@@ -3,10 +3,11 @@
 //
 // Plan: load the dataset; group users (collaborative) and items (attribute),
 // or randomly, or not at all; pick the records (all, or a seeded sample of
-// --limit); in each group generate the warm-up share first (items: the same
+// --limit); generate every group's warm-up share first (items: the same
 // prompts; users: prompts from the earlier half of their history, as
 // yesterday's knowledge would be) and then the rest, every prompt and output
-// going into the group's pool as it completes. --pool-from OLD_RUNDIR seeds
+// going into its group's pool as it completes; with --parallel B a batch
+// takes records of several groups, each drafting from its own group's pool. --pool-from OLD_RUNDIR seeds
 // each group's pool from an earlier run's knowledge of the same group and
 // skips the warm-up phase. --top-items N restricts items to the N most-rated
 // and user histories to ratings of them; --test-fraction F keeps each user's
