@@ -59,6 +59,10 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
         ++phases[j["phase"].get<std::string>()];
         EXPECT_EQ(j["mode"], "dare");
         EXPECT_EQ(j["verify"], "relaxed");
+        // The draft-size estimate a resumed run restores (two positive numbers).
+        ASSERT_TRUE(j.contains("draft_estimate") && j["draft_estimate"].size() == 2) << j.dump();
+        EXPECT_GT(j["draft_estimate"][0].get<double>(), 0.0);
+        EXPECT_GT(j["draft_estimate"][1].get<double>(), 0.0);
         // Text health, measured against the record's own prompt and dataset facts.
         ASSERT_TRUE(j.contains("health")) << j.dump();
         const auto & h = j["health"];

@@ -71,8 +71,14 @@ class generation_session {
     // accepted_tokens, *_seconds, mode, verify, temperature, model; with
     // relaxed verification also "relaxed" (off-argmax acceptances, prompt
     // copies and EOG among them, guard refusals) and "guard" ("regenerated"
-    // or "passed").
+    // or "passed"); one record at a time with greedy speculation also
+    // "draft_estimate" (the decoder's estimate after the record).
     json record_fields(const generation_result & r) const;
+    // Resuming: the one-record decoder's draft-size estimate as the last
+    // record written left it (its "draft_estimate"), so that the records
+    // still to do are decoded as in an uninterrupted run. No-op when the
+    // record has none (batched, vanilla, sampled, or an older run).
+    void restore_draft_estimate(const json & last_record);
 
   private:
     bool guarded() const;

@@ -68,6 +68,12 @@ class speculative_decoder {
                                     const generation_options & g);
 
     const speculative_options & options() const { return opts_; }
+    // The acceptance estimate that sizes drafts, carried from record to
+    // record (sampled records start afresh). Relaxed text depends on it, so
+    // a run writes it with each record and a resumed run restores the last
+    // one: the resumed records are decoded as in an uninterrupted run.
+    const acceptance_tracker & estimate() const { return tracker_; }
+    void restore_estimate(const acceptance_tracker & t) { tracker_ = t; }
 
   private:
     // generate() and resume_strict(): `prefix` empty starts from the prompt.

@@ -50,14 +50,14 @@ generation_result speculative_decoder::run(std::span<const token> prompt, std::s
     r.stats.prompt_tokens = static_cast<int32_t>(prompt.size());
     r.tokens.reserve(g.max_tokens + opts_.limits.max_depth + 1);
     verifier_.reseed(g.seed);
-    if (opts_.verify.mode != verify_mode::strict) {
-        // Relaxed and sampled text depends on the drafts' sizes (what a
-        // relaxed rule accepts depends on what is drafted; how many draws a
-        // step takes on how much), which the acceptance estimate sets:
-        // starting it afresh makes a record's text depend only on its
-        // prompt, seed and pool, not on the records before it, so a resumed
-        // run writes what an uninterrupted one writes. Strict text is the
-        // same whatever is drafted, so strict keeps what it learnt.
+    if (opts_.verify.mode == verify_mode::sample) {
+        // How many draws a step takes depends on the draft's size, which the
+        // acceptance estimate sets: starting it afresh makes a record's
+        // samples depend only on its prompt, seed and pool (a resumed run
+        // writes what an uninterrupted one writes). Relaxed records carry
+        // it from record to record (it sizes drafts better than a fresh
+        // prior: fewer off-argmax acceptances); a run stores it with each
+        // record and a resumed run restores it (restore_estimate).
         tracker_ = acceptance_tracker{};
     }
     token_picker first_picker(opts_.verify.mode == verify_mode::sample ? opts_.verify.temperature : 0.0f, g.seed ^ 0x5bd1e995u);

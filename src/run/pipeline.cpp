@@ -345,6 +345,9 @@ json run_pipeline(const run_options & o) {
         std::fprintf(stderr, "%s: resuming, %lld of %lld records already done\n", o.out.c_str(),
                      static_cast<long long>(already), static_cast<long long>(total));
     }
+    if (!out.existing().empty()) {
+        session.restore_draft_estimate(out.existing().back());
+    }
     std::map<std::string, std::vector<json>> seed_records;
     if (!o.pool_from.empty() && session.drafts_from_pool()) {
         seed_records = earlier_knowledge(o.pool_from);

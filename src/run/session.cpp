@@ -250,7 +250,22 @@ json generation_session::record_fields(const generation_result & r) const {
     if (r.guard) {
         j["guard"] = r.guard;
     }
+    if (spec_dec_ && !batched_ && spec_.verify.mode != verify_mode::sample) {
+        j["draft_estimate"] = {spec_dec_->estimate().predicted, spec_dec_->estimate().accepted};
+    }
     return j;
+}
+
+void generation_session::restore_draft_estimate(const json & last_record) {
+    const auto it = last_record.find("draft_estimate");
+    if (!spec_dec_ || batched_ || it == last_record.end() || !it->is_array() || it->size() != 2 ||
+        !(*it)[0].is_number() || !(*it)[1].is_number()) {
+        return;
+    }
+    acceptance_tracker t;
+    t.predicted = (*it)[0].get<double>();
+    t.accepted = (*it)[1].get<double>();
+    spec_dec_->restore_estimate(t);
 }
 
 }  // namespace dare
