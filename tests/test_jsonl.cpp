@@ -1,6 +1,8 @@
 // JSONL prompt reader (errors with line numbers) and the resumable record log.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "dare/error.h"
 #include "dare/jsonl.h"
 #include "test_util.h"
@@ -102,4 +104,33 @@ TEST(Jsonl, FreshTruncates) {
     EXPECT_EQ(log.size(), 0u);
     log.append({{"id", 2}});
     EXPECT_EQ(read_file(d / "out.jsonl"), "{\"id\":2}\n");
+}
+
+// One writer per output: while one output_lock holds an output, another
+// (here in the same process, as a second dare process would) is refused with
+// the holder's pid, and `dare generate` on it refuses before writing; the
+// lock goes with its holder.
+TEST(Jsonl, OutputLockAdmitsOneWriter) {
+    temp_dir d;
+    const std::string out = d / "out.jsonl";
+    write_file(d / "p.jsonl", "{\"id\": 1, \"prompt\": \"Introduce movie Heat (1995).\"}\n");
+    {
+        const dare::output_lock held(out);
+        try {
+            const dare::output_lock second(out);
+            FAIL() << "a second lock on the same output was granted";
+        } catch (const dare::error & e) {
+            EXPECT_NE(std::string(e.what()).find("another dare process (pid " + std::to_string(getpid()) + ")"),
+                      std::string::npos)
+                << e.what();
+        }
+        const auto r = run_dare("generate --prompts " + d / "p.jsonl" + " --out " + out + " --max-tokens 4");
+        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_NE(r.output.find("another dare process"), std::string::npos) << r.output;
+        EXPECT_FALSE(std::filesystem::exists(out));
+    }
+    const auto r = run_dare("generate --prompts " + d / "p.jsonl" + " --out " + out + " --max-tokens 4");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const std::string written = read_file(out);
+    EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 1) << written;
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -179,8 +180,10 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
 namespace {
 
 // Starts `dare run --out OUT ARGS`, SIGKILLs it once knowledge.jsonl holds
-// `lines` records, and returns how many it held then.
-size_t run_and_kill(const std::string & out, const std::string & args, size_t lines) {
+// `lines` records (after calling `meanwhile` with its pid, if given), and
+// returns how many it held then.
+size_t run_and_kill(const std::string & out, const std::string & args, size_t lines,
+                    const std::function<void(pid_t)> & meanwhile = {}) {
     const pid_t pid = fork();
     if (pid < 0) {
         return 0;
@@ -195,6 +198,9 @@ size_t run_and_kill(const std::string & out, const std::string & args, size_t li
     while (std::chrono::steady_clock::now() < deadline &&
            !(std::filesystem::exists(log) && count_lines(log) >= lines)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (meanwhile) {
+        meanwhile(pid);
     }
     kill(pid, SIGKILL);
     int status = 0;
@@ -374,4 +380,34 @@ TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
     EXPECT_NE(r.output.find("not a dataset"), std::string::npos) << r.output;
     r = run_dare("run --out " + t / "c" + " --warmup-fraction 1.5");
     EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+// One writer per run folder: a second dare run on a folder another one is
+// writing refuses at once, naming that process, and writes nothing; once the
+// first is killed its lock is gone, and the rerun completes the records
+// without losing or duplicating any.
+TEST(Pipeline, OneWriterPerRunFolder) {
+    temp_dir t;
+    const std::string out = t / "run";
+    const std::string args = "--limit 16 --max-tokens 64 --threads 2 --ctx 1024 --verify strict";
+    int second = -1;
+    size_t lines_before = 0, lines_after = 0;
+    const size_t at_kill = run_and_kill(out, args, 2, [&](pid_t pid) {
+        lines_before = count_lines(out + "/knowledge.jsonl");
+        const auto r = run_dare("run --out " + out + " " + args);
+        second = r.exit_code;
+        EXPECT_NE(r.output.find("another dare process (pid " + std::to_string(pid) + ")"), std::string::npos)
+            << r.output;
+        lines_after = count_lines(out + "/knowledge.jsonl");
+    });
+    EXPECT_EQ(second, 1);
+    ASSERT_LT(at_kill, 16u) << "the first run finished before the kill; nothing was tested";
+    EXPECT_GE(lines_after, lines_before);  // the second wrote nothing and cut nothing
+    const auto again = run_dare("run --out " + out + " " + args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    std::set<std::string> keys;
+    for (const auto & j : read_records(out + "/knowledge.jsonl")) {
+        EXPECT_TRUE(keys.insert(dare::record_key(j)).second) << "duplicate " << dare::record_key(j);
+    }
+    EXPECT_EQ(keys.size(), 16u);
 }

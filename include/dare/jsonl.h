@@ -48,6 +48,22 @@ std::string id_text(const json & id);
 std::string record_key(const json & record);
 
 // Append-only JSONL file of records keyed by record_key().
+// One writer per output: holds an exclusive lock (flock) on `path`.lock
+// for its lifetime, with the holder's pid in the file. A second process
+// asking for the same output gets a dare::error at once naming that pid;
+// the kernel drops the lock when its holder dies, so a killed run's lock
+// never blocks the next one. Jobs take it before writing anything.
+class output_lock {
+  public:
+    explicit output_lock(const std::string & path);
+    ~output_lock();
+    output_lock(const output_lock &) = delete;
+    output_lock & operator=(const output_lock &) = delete;
+
+  private:
+    int fd_ = -1;
+};
+
 class record_log {
   public:
     // Opens (creating if needed) `path`. Existing complete lines are kept and

@@ -2,6 +2,7 @@
 #include "dare/jsonl.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,6 +104,43 @@ std::string record_key(const json & record) {
         return record["kind"].get<std::string>() + ":" + id;
     }
     return id;
+}
+
+output_lock::output_lock(const std::string & path) {
+    namespace fs = std::filesystem;
+    const std::string lock = path + ".lock";
+    std::error_code ec;
+    if (fs::path(lock).has_parent_path()) {
+        fs::create_directories(fs::path(lock).parent_path(), ec);
+    }
+    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        throw error(lock + ": cannot open the output's lock file (" + std::strerror(errno) + ")");
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int why = errno;
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+        ::close(fd_);
+        fd_ = -1;
+        if (why == EWOULDBLOCK) {
+            const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+            throw error(path + ": another dare process (pid " + pid.substr(0, pid.find('\n')) +
+                        ") is writing this output; wait for it to finish, or write to another one");
+        }
+        throw error(lock + ": cannot lock (" + std::strerror(why) + ")");
+    }
+    // The pid only informs a second process's message ("?" if it is missing).
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+        [[maybe_unused]] const ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+}
+
+output_lock::~output_lock() {
+    if (fd_ >= 0) {
+        ::close(fd_);  // releases the lock
+    }
 }
 
 record_log::record_log(const std::string & path, bool fresh) : path_(path) {

@@ -77,7 +77,8 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
         pool = load_pool(o.pool, m.info().vocab_fingerprint);
     }
 
-    // 2. Generate what is not yet in the output.
+    // 2. Generate what is not yet in the output (one writer at a time).
+    const output_lock lock(o.out);
     record_log out(o.out, o.fresh);
     generate_job_summary s;
     for (const auto & p : prompts) {

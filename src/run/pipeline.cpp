@@ -236,6 +236,7 @@ json run_pipeline(const run_options & o) {
     const prompt_templates t = o.templates.empty() ? prompt_templates::kar_movies() : prompt_templates::load(o.templates);
     const auto genre_map = o.genre_groups.empty() ? default_genre_groups() : load_genre_groups(o.genre_groups);
     const json settings = settings_of(o, d);
+    const output_lock lock(o.out + "/knowledge.jsonl");  // before anything in the run folder is written
     check_settings(o.out + "/run.json", settings, o.force);
 
     const bool items = o.target != "users";
