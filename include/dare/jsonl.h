@@ -33,6 +33,9 @@ void for_each_jsonl_object(const std::string & path, const char * what,
 
 // Writes PATH.tmp, then renames it over PATH: readers never see half a file.
 void write_file_atomically(const std::string & path, const std::string & content);
+// A whole file's bytes; throws dare::error "PATH: cannot read ..." when it
+// cannot be opened or read.
+std::string read_file_bytes(const std::string & path);
 
 // Reads {"id": ..., "prompt": "..."} lines (blank lines skipped; other keys
 // ignored). Throws dare::error "FILE:LINE: ..." on the first malformed line or

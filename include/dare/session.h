@@ -74,11 +74,11 @@ class generation_session {
     // or "passed"); one record at a time with greedy speculation also
     // "draft_estimate" (the decoder's estimate after the record).
     json record_fields(const generation_result & r) const;
-    // Resuming: the one-record decoder's draft-size estimate as the last
-    // record written left it (its "draft_estimate"), so that the records
-    // still to do are decoded as in an uninterrupted run. No-op when the
-    // record has none (batched, vanilla, sampled, or an older run).
-    void restore_draft_estimate(const json & last_record);
+    // Resuming: the one-record decoder's draft-size estimate as the last of
+    // the records already written left it (its "draft_estimate"), so that
+    // the records still to do are decoded as in an uninterrupted run. No-op
+    // without records or when the last has none (batched, vanilla, sampled).
+    void restore_draft_estimate(const std::vector<json> & written);
 
   private:
     bool guarded() const;

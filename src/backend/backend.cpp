@@ -15,6 +15,7 @@
 
 #include "backend/handle.h"
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "llama.h"
 #include "util/mix.h"
 
@@ -121,11 +122,7 @@ std::string builtin_chat_templates() {
 // --chat-template FILE|NAME: a file's text, else a built-in name.
 std::string resolve_chat_template(const std::string & spec) {
     if (std::filesystem::is_regular_file(spec)) {
-        std::ifstream in(spec, std::ios::binary);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (!in.good() && !in.eof()) {
-            throw error("--chat-template " + spec + ": cannot read the file");
-        }
+        const std::string text = read_file_bytes(spec);
         if (text.empty()) {
             throw error("--chat-template " + spec + ": the file is empty");
         }

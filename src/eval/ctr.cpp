@@ -194,8 +194,7 @@ vectors load_vectors(const std::string & rundir, const std::string & kind) {
     if (!fs::exists(npy) || !fs::exists(ids)) {
         throw error(npy + " missing: run `dare encode " + rundir + "` first");
     }
-    std::ifstream in(npy, std::ios::binary);
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string s = read_file_bytes(npy);
     if (s.size() < 10 || s.compare(0, 6, "\x93NUMPY") != 0) {
         throw error(npy + ": not a NumPy .npy file");
     }

@@ -46,6 +46,18 @@ void for_each_jsonl_object(const std::string & path, const char * what,
     }
 }
 
+std::string read_file_bytes(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw error(path + ": cannot read (" + std::strerror(errno) + ")");
+    }
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+        throw error(path + ": cannot read");
+    }
+    return s;
+}
+
 void write_file_atomically(const std::string & path, const std::string & content) {
     namespace fs = std::filesystem;
     std::error_code ec;

@@ -100,9 +100,7 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
             }
         }
     }
-    if (!out.existing().empty()) {
-        session.restore_draft_estimate(out.existing().back());
-    }
+    session.restore_draft_estimate(out.existing());
     progress prog("generate", static_cast<int64_t>(prompts.size()), s.skipped, o.log_interval_s);
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto & p = prompts[i];

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "../util/mix.h"
 #include "dare/dataset.h"
@@ -39,11 +38,6 @@ struct group_plan {
     int64_t warmup = 0;
 };
 
-std::string slurp(const std::string & path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 json repetition_settings(const repetition_options & r) {
     const auto & p = r.penalties;
     return {{"no_repeat_ngram", r.no_repeat_ngram},   {"dry_multiplier", p.dry_multiplier},
@@ -74,10 +68,10 @@ json settings_of(const run_options & o, const dataset & d) {
               {"index", o.index},
               {"grouping", o.grouping},
               {"user_groups", o.user_groups},
-              {"genre_groups", o.genre_groups.empty() ? std::string("default") : slurp(o.genre_groups)},
+              {"genre_groups", o.genre_groups.empty() ? std::string("default") : read_file_bytes(o.genre_groups)},
               {"warmup_fraction", o.warmup_fraction},
               {"history_max", o.history_max},
-              {"templates", o.templates.empty() ? std::string("kar") : slurp(o.templates)},
+              {"templates", o.templates.empty() ? std::string("kar") : read_file_bytes(o.templates)},
               {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
               {"seed", o.seed},
               {"repetition", repetition_settings(g.gen.repetition)},
@@ -91,7 +85,7 @@ json settings_of(const run_options & o, const dataset & d) {
         s["test_fraction"] = o.test_fraction;
     }
     if (g.chat_template != "auto") {  // a file's text, so that an edited file counts as other settings
-        s["chat_template"] = fs::is_regular_file(g.chat_template) ? slurp(g.chat_template) : g.chat_template;
+        s["chat_template"] = fs::is_regular_file(g.chat_template) ? read_file_bytes(g.chat_template) : g.chat_template;
     }
     return s;
 }
@@ -101,7 +95,7 @@ void check_settings(const std::string & path, const json & now, bool force) {
     if (!fs::exists(path)) {
         return;
     }
-    const json before = json::parse(slurp(path), nullptr, false);
+    const json before = json::parse(read_file_bytes(path), nullptr, false);
     if (before.is_discarded() || !before.is_object()) {
         throw error(path + ": unreadable run settings; remove the file or the run folder");
     }
@@ -346,9 +340,7 @@ json run_pipeline(const run_options & o) {
         std::fprintf(stderr, "%s: resuming, %lld of %lld records already done\n", o.out.c_str(),
                      static_cast<long long>(already), static_cast<long long>(total));
     }
-    if (!out.existing().empty()) {
-        session.restore_draft_estimate(out.existing().back());
-    }
+    session.restore_draft_estimate(out.existing());
     std::map<std::string, std::vector<json>> seed_records;
     if (!o.pool_from.empty() && session.drafts_from_pool()) {
         seed_records = earlier_knowledge(o.pool_from);
@@ -381,7 +373,7 @@ json run_pipeline(const run_options & o) {
             // Reload the saved pool when it holds exactly the records done so
             // far; otherwise rebuild it: seed records, then this run's records.
             const json manifest =
-                fs::exists(g.stem + ".json") ? json::parse(slurp(g.stem + ".json"), nullptr, false) : json();
+                fs::exists(g.stem + ".json") ? json::parse(read_file_bytes(g.stem + ".json"), nullptr, false) : json();
             if (manifest.is_object() && manifest.value("records", -1) == static_cast<int64_t>(done.size()) &&
                 fs::exists(g.stem + ".pool")) {
                 g.pool = load_pool(g.stem + ".pool", fp);
@@ -468,7 +460,7 @@ std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool w
 
 json reassess_health(const std::string & rundir, const std::string & dataset_dir, bool write) {
     const std::string path = rundir + "/knowledge.jsonl";
-    const json settings = fs::exists(rundir + "/run.json") ? json::parse(slurp(rundir + "/run.json"), nullptr, false)
+    const json settings = fs::exists(rundir + "/run.json") ? json::parse(read_file_bytes(rundir + "/run.json"), nullptr, false)
                                                            : json();
     if (!fs::exists(path) || !settings.is_object()) {
         throw error(rundir + ": not a dare run folder (knowledge.jsonl and run.json)");
@@ -591,10 +583,10 @@ json summarize_records(const std::string & rundir, const record_source & each) {
     }
     json s = {{"totals", all.to_json()}, {"kinds", kinds}, {"groups", groups}};
     if (fs::exists(rundir + "/run.json")) {
-        s["settings"] = json::parse(slurp(rundir + "/run.json"), nullptr, false);
+        s["settings"] = json::parse(read_file_bytes(rundir + "/run.json"), nullptr, false);
     }
     if (fs::exists(rundir + "/plan.json")) {
-        const json plan = json::parse(slurp(rundir + "/plan.json"), nullptr, false);
+        const json plan = json::parse(read_file_bytes(rundir + "/plan.json"), nullptr, false);
         if (plan.is_object()) {
             s["dataset"] = plan.value("dataset", json::object());
             s["group_sizes"] = plan.value("groups", json::array());

@@ -256,9 +256,12 @@ json generation_session::record_fields(const generation_result & r) const {
     return j;
 }
 
-void generation_session::restore_draft_estimate(const json & last_record) {
-    const auto it = last_record.find("draft_estimate");
-    if (!spec_dec_ || batched_ || it == last_record.end() || !it->is_array() || it->size() != 2 ||
+void generation_session::restore_draft_estimate(const std::vector<json> & written) {
+    if (written.empty()) {
+        return;
+    }
+    const auto it = written.back().find("draft_estimate");
+    if (!spec_dec_ || batched_ || it == written.back().end() || !it->is_array() || it->size() != 2 ||
         !(*it)[0].is_number() || !(*it)[1].is_number()) {
         return;
     }
