@@ -17,15 +17,6 @@ const char * kPrompts =
     "{\"id\": 1, \"prompt\": \"Introduce movie Toy Story (1995) and describe its attributes.\"}\n"
     "{\"id\": \"heat\", \"prompt\": \"Introduce movie Heat (1995) and describe its attributes.\"}\n";
 
-std::vector<dare::json> read_records(const std::string & path) {
-    std::vector<dare::json> out;
-    std::istringstream in(read_file(path));
-    std::string line;
-    while (std::getline(in, line)) {
-        out.push_back(dare::json::parse(line));
-    }
-    return out;
-}
 // A copy of the model at `from` without tokenizer.chat_template, as a base
 // model comes: the metadata rewritten by ggml's gguf writer, the tensor data
 // appended unchanged.
@@ -255,6 +246,49 @@ TEST(Cli, GenerateWritesRecordsAndResumesWithoutDuplicates) {
     const auto third = run_dare(args);
     ASSERT_EQ(third.exit_code, 0) << third.output;
     EXPECT_EQ(read_records(d / "out.jsonl").size(), 2u);
+}
+
+// A write that fails, as on a full disk (here a file-size limit, which makes
+// write() fail with EFBIG where a full disk gives ENOSPC): dare generate stops
+// with exit 1 and an error naming the file and the cause, the output holds
+// whole records only (the torn part of the failed line is cut), and once the
+// limit is gone the rerun completes every record exactly once, with the texts
+// of an uninterrupted run.
+TEST(Cli, FailedWriteStopsCleanlyAndTheRerunCompletes) {
+    temp_dir d;
+    std::string prompts;
+    for (const char * title : {"Toy Story (1995)", "Heat (1995)", "Alien (1979)", "Fargo (1996)", "Up (2009)"}) {
+        prompts += dare::json{{"id", title}, {"prompt", std::string("Introduce movie ") + title + "."}}.dump() + "\n";
+    }
+    write_file(d / "p.jsonl", prompts);
+    const auto args = [&](const std::string & out) {
+        return "generate --prompts " + d / "p.jsonl" + " --out " + out + " --max-tokens 24 --threads 2";
+    };
+    ASSERT_EQ(run_dare(args(d / "whole.jsonl")).exit_code, 0);
+    const auto whole = read_records(d / "whole.jsonl");
+    ASSERT_EQ(whole.size(), 5u);
+    // The limit falls in the middle of the third line (timings vary a little
+    // between runs, the rest of a line does not).
+    const size_t two_lines = whole[0].dump().size() + whole[1].dump().size() + 2;
+    const size_t limit = two_lines + whole[2].dump().size() / 2;
+    const std::string out = d / "out.jsonl";
+    const int rc = wait_dare(start_dare(args(out), d / "log", limit));
+    const std::string log = read_file(d / "log");
+    EXPECT_EQ(rc, 1) << log;
+    EXPECT_NE(log.find(out + ": write failed (File too large)"), std::string::npos) << log;
+    const std::string partial = read_file(out);
+    EXPECT_TRUE(partial.empty() || partial.back() == '\n') << "torn line left: " << partial;
+    const auto kept = read_records(out);  // whole records only
+    EXPECT_EQ(kept.size(), 2u);
+    const auto again = run_dare(args(out));
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_EQ(again.output.find("torn"), std::string::npos) << again.output;
+    const auto done = read_records(out);
+    ASSERT_EQ(done.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(done[i]["id"], whole[i]["id"]);
+        EXPECT_EQ(done[i]["text"], whole[i]["text"]);
+    }
 }
 
 TEST(Cli, PromptsCommandWritesKarItemPrompts) {

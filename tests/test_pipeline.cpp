@@ -1,8 +1,8 @@
 // dare run end to end on the bundled model and dataset (small samples, short
 // outputs): the run folder's contents, warm-up and pool growth, report,
 // refusal of changed settings, --pool-from, warm-up histories, and resumes
-// after SIGKILL (strict, relaxed with its pools rebuilt, sampled, parallel)
-// that neither lose nor duplicate records.
+// after SIGKILL (strict, relaxed with its pools rebuilt, sampled), SIGTERM
+// and SIGINT (parallel) that neither lose nor duplicate records.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -24,17 +24,6 @@
 using namespace dare_test;
 
 namespace {
-
-std::vector<dare::json> read_records(const std::string & path) {
-    std::vector<dare::json> out;
-    dare::for_each_jsonl_object(path, "knowledge", [&](const dare::json & j, long) { out.push_back(j); });
-    return out;
-}
-
-size_t count_lines(const std::string & path) {
-    const std::string s = read_file(path);
-    return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
-}
 
 const std::string kSmall = "--limit 8 --max-tokens 16 --threads 2 --ctx 1024";
 
@@ -179,33 +168,36 @@ TEST(Pipeline, RunWritesKnowledgeSummaryPoolsAndReport) {
 
 namespace {
 
-// Starts `dare run --out OUT ARGS`, SIGKILLs it once knowledge.jsonl holds
+struct stopped_run {
+    size_t lines = 0;    // records in knowledge.jsonl when the signal was sent
+    int exit_code = -1;  // 128 + signal when killed by it
+    std::string output;  // the run's stdout and stderr
+};
+
+// Starts `dare run --out OUT ARGS`, sends it `sig` once knowledge.jsonl holds
 // `lines` records (after calling `meanwhile` with its pid, if given), and
-// returns how many it held then.
-size_t run_and_kill(const std::string & out, const std::string & args, size_t lines,
-                    const std::function<void(pid_t)> & meanwhile = {}) {
-    const pid_t pid = fork();
+// waits for it to end.
+stopped_run run_and_signal(const std::string & out, const std::string & args, size_t lines, int sig = SIGKILL,
+                           const std::function<void(pid_t)> & meanwhile = {}) {
+    const std::string log = out + ".log";
+    const pid_t pid = start_dare("run --out " + out + " " + args, log);
+    stopped_run r;
     if (pid < 0) {
-        return 0;
+        return r;
     }
-    if (pid == 0) {
-        const std::string cmd = std::string("exec '") + DARE_BIN + "' run --out " + out + " " + args + " 2>/dev/null";
-        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
-        _exit(127);
-    }
-    const std::string log = out + "/knowledge.jsonl";
+    const std::string records = out + "/knowledge.jsonl";
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (std::chrono::steady_clock::now() < deadline &&
-           !(std::filesystem::exists(log) && count_lines(log) >= lines)) {
+    while (std::chrono::steady_clock::now() < deadline && count_lines(records) < lines) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (meanwhile) {
         meanwhile(pid);
     }
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return count_lines(log);
+    r.lines = count_lines(records);
+    kill(pid, sig);
+    r.exit_code = wait_dare(pid);
+    r.output = read_file(log);
+    return r;
 }
 
 // Every record of `whole` exactly once in `resumed`; returns how many texts match.
@@ -228,17 +220,23 @@ size_t compare_runs(const std::string & whole, const std::string & resumed, size
     return same;
 }
 
-// Runs `dare run ARGS` (10 records) whole, then again killed after 4
-// records and resumed (with its saved pools deleted first when
+// Runs `dare run ARGS` (10 records) whole, then again stopped by `sig` after
+// 4 records and resumed (with its saved pools deleted first when
 // `drop_pools`), and expects the resumed run to hold exactly the whole run's
 // records and texts; when `verify` is given, every record carries it and
-// drafts were accepted.
-void expect_resume_writes_the_same(temp_dir & t, const std::string & args, bool drop_pools, const char * verify) {
+// drafts were accepted. SIGINT and SIGTERM must end the run with 128 + the
+// signal and a line saying how to resume.
+void expect_resume_writes_the_same(temp_dir & t, const std::string & args, bool drop_pools, const char * verify,
+                                   int sig = SIGKILL) {
     ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
     const std::string out = t / "killed";
-    const size_t at_kill = run_and_kill(out, args, 4);
-    ASSERT_GE(at_kill, 4u);
-    ASSERT_LT(at_kill, 10u) << "the run finished before the kill; nothing was tested";
+    const stopped_run stopped = run_and_signal(out, args, 4, sig);
+    ASSERT_GE(stopped.lines, 4u);
+    ASSERT_LT(stopped.lines, 10u) << "the run finished before the signal; nothing was tested";
+    EXPECT_EQ(stopped.exit_code, 128 + sig) << stopped.output;
+    if (sig != SIGKILL) {
+        EXPECT_NE(stopped.output.find("rerun the same command to resume"), std::string::npos) << stopped.output;
+    }
     if (drop_pools) {
         std::filesystem::remove_all(out + "/pools");
     }
@@ -264,6 +262,14 @@ TEST(Pipeline, ResumesAfterSigkillWithoutLossOrDuplicates) {
     // an uninterrupted run's whatever the pools held at the kill.
     expect_resume_writes_the_same(t, "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify strict", false,
                                   nullptr);
+}
+
+// A scheduler's SIGTERM: the run drops the record in flight, exits 143 saying
+// how to resume, and the rerun writes exactly the uninterrupted run's records.
+TEST(Pipeline, SigtermStopsCleanlyAndTheRerunResumes) {
+    temp_dir t;
+    expect_resume_writes_the_same(t, "--limit 10 --max-tokens 24 --threads 2 --ctx 1024 --verify strict", false,
+                                  nullptr, SIGTERM);
 }
 
 TEST(Pipeline, ResumedRelaxedRunRebuildsItsPools) {
@@ -310,9 +316,12 @@ TEST(Pipeline, ParallelRunResumesAndMatchesOneAtATime) {
     const std::string args = "--limit 12 --max-tokens 24 --threads 2 --ctx 1024 --verify strict";
     ASSERT_EQ(run_dare("run --out " + t / "whole" + " " + args).exit_code, 0);
     const std::string out = t / "parallel";
-    const size_t at_kill = run_and_kill(out, args + " --parallel 4", 3);
-    ASSERT_GE(at_kill, 3u);
-    ASSERT_LT(at_kill, 12u) << "the run finished before the kill; nothing was tested";
+    // Ctrl-C mid-batch: the records in flight are dropped, exit 130.
+    const stopped_run stopped = run_and_signal(out, args + " --parallel 4", 3, SIGINT);
+    ASSERT_GE(stopped.lines, 3u);
+    ASSERT_LT(stopped.lines, 12u) << "the run finished before the signal; nothing was tested";
+    EXPECT_EQ(stopped.exit_code, 130) << stopped.output;
+    EXPECT_NE(stopped.output.find("interrupted by SIGINT"), std::string::npos) << stopped.output;
     const auto again = run_dare("run --out " + out + " " + args + " --parallel 4");
     ASSERT_EQ(again.exit_code, 0) << again.output;
     // Batched strict decoding is one-at-a-time decoding's text exactly (each
@@ -392,7 +401,7 @@ TEST(Pipeline, OneWriterPerRunFolder) {
     const std::string args = "--limit 16 --max-tokens 64 --threads 2 --ctx 1024 --verify strict";
     int second = -1;
     size_t lines_before = 0, lines_after = 0;
-    const size_t at_kill = run_and_kill(out, args, 2, [&](pid_t pid) {
+    const stopped_run first = run_and_signal(out, args, 2, SIGKILL, [&](pid_t pid) {
         lines_before = count_lines(out + "/knowledge.jsonl");
         const auto r = run_dare("run --out " + out + " " + args);
         second = r.exit_code;
@@ -401,7 +410,7 @@ TEST(Pipeline, OneWriterPerRunFolder) {
         lines_after = count_lines(out + "/knowledge.jsonl");
     });
     EXPECT_EQ(second, 1);
-    ASSERT_LT(at_kill, 16u) << "the first run finished before the kill; nothing was tested";
+    ASSERT_LT(first.lines, 16u) << "the first run finished before the kill; nothing was tested";
     EXPECT_GE(lines_after, lines_before);  // the second wrote nothing and cut nothing
     const auto again = run_dare("run --out " + out + " " + args);
     ASSERT_EQ(again.exit_code, 0) << again.output;

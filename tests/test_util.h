@@ -2,7 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +20,7 @@
 #include "dare/backend.h"
 #include "dare/dataset.h"
 #include "dare/generate.h"
+#include "dare/jsonl.h"
 #include "dare/paths.h"
 #include "dare/prompts.h"
 
@@ -73,6 +76,46 @@ inline run_result run_dare(const std::string & args) {
     const int status = pclose(p);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
+}
+
+// Starts the dare binary with `args` in the background, stdout and stderr to
+// `log`; `file_size_limit` > 0 caps every file it writes at that many bytes
+// (RLIMIT_FSIZE: a write past it fails, as on a full disk). Returns its pid.
+inline pid_t start_dare(const std::string & args, const std::string & log, rlim_t file_size_limit = 0) {
+    const std::string cmd = std::string("exec '") + DARE_BIN + "' " + args + " > '" + log + "' 2>&1";
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (file_size_limit > 0) {
+            const rlimit lim{file_size_limit, file_size_limit};
+            setrlimit(RLIMIT_FSIZE, &lim);
+        }
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    return pid;
+}
+
+// Waits for a process from start_dare(); its exit code, 128 + signal if killed.
+inline int wait_dare(pid_t pid) {
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The records of a JSONL file; a malformed line (a torn write) fails the test
+// with its FILE:LINE.
+inline std::vector<dare::json> read_records(const std::string & path) {
+    std::vector<dare::json> out;
+    dare::for_each_jsonl_object(path, "records", [&](const dare::json & j, long) { out.push_back(j); });
+    return out;
+}
+
+// Complete lines in a file (0 if it does not exist).
+inline size_t count_lines(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    return static_cast<size_t>(std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
 }
 
 // Context options the model tests share: 2 threads (one test runs at a time,

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dare/error.h"
+
 namespace dare {
 
 using json = nlohmann::json;
@@ -31,7 +33,13 @@ struct prompt_record {
 void for_each_jsonl_object(const std::string & path, const char * what,
                            const std::function<void(const json & obj, long line)> & fn);
 
+// The error for a failed write of PATH with errno `err` (ENOSPC, EIO, EFBIG
+// past a file-size limit, ...): names the file and the cause, and on a full
+// disk says that a rerun resumes once space is freed.
+error write_failure(const std::string & path, int err);
+
 // Writes PATH.tmp, then renames it over PATH: readers never see half a file.
+// On a failed write PATH is left as it was and PATH.tmp is removed.
 void write_file_atomically(const std::string & path, const std::string & content);
 // A whole file's bytes; throws dare::error "PATH: cannot read ..." when it
 // cannot be opened or read.
@@ -50,7 +58,6 @@ std::string id_text(const json & id);
 // and items with overlapping ids.
 std::string record_key(const json & record);
 
-// Append-only JSONL file of records keyed by record_key().
 // One writer per output: holds an exclusive lock (flock) on `path`.lock
 // for its lifetime, with the holder's pid in the file. A second process
 // asking for the same output gets a dare::error at once naming that pid;
@@ -67,6 +74,7 @@ class output_lock {
     int fd_ = -1;
 };
 
+// Append-only JSONL file of records keyed by record_key().
 class record_log {
   public:
     // Opens (creating if needed) `path`. Existing complete lines are kept and
@@ -84,6 +92,8 @@ class record_log {
     bool repaired_torn_line() const { return repaired_; }
 
     // Writes one line and flushes it to the OS, so a later kill cannot lose it.
+    // A failed write (full disk, ...) cuts what part of the line was written
+    // and throws write_failure(): the file holds whole records only.
     void append(const json & record);
 
   private:

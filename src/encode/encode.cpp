@@ -1,6 +1,7 @@
 // Knowledge texts to vectors (contract in include/dare/encode.h).
 #include "dare/encode.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "dare/jsonl.h"
 #include "dare/paths.h"
 #include "dare/progress.h"
+#include "dare/signals.h"
 
 namespace fs = std::filesystem;
 
@@ -98,7 +100,7 @@ struct row_store {
         // Row first, then its id: an id line is only there once its row is.
         if (std::fwrite(v.data(), sizeof(float), v.size(), rows) != v.size() || std::fflush(rows) != 0 ||
             std::fprintf(idf, "%s\n", id.c_str()) < 0 || std::fflush(idf) != 0) {
-            throw error(rows_path + ": write failed (disk full?)");
+            throw write_failure(rows_path, errno);
         }
         ids.push_back(id);
     }
@@ -150,6 +152,7 @@ encode_summary run_encode(const encode_options & o) {
     }
     const std::string out = o.out.empty() ? (fs::path(o.rundir) / "embeddings").string() : o.out;
     fs::create_directories(out);
+    const output_lock lock(out + "/encode.json");  // one encoder per output folder
     const model m(sum.encoder);
     sum.dim = m.info().n_embd;
     const std::string manifest = out + "/encode.json";
@@ -199,6 +202,7 @@ encode_summary run_encode(const encode_options & o) {
     progress prog("encode", static_cast<int64_t>(recs.size()), sum.resumed);
     batch b;
     for (size_t begin = 0; begin < todo.size(); begin += static_cast<size_t>(o.batch)) {
+        throw_if_stopped();
         const size_t end = std::min(todo.size(), begin + static_cast<size_t>(o.batch));
         ctx.clear();
         b.clear();

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "dare/error.h"
+#include "dare/signals.h"
 
 namespace dare {
 
@@ -245,6 +246,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     vc.is_eog = [&m](token t) { return m.is_eog(t); };
 
     while (true) {
+        throw_if_stopped();
         // Admit records into idle slots.
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];

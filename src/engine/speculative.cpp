@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "dare/error.h"
+#include "dare/signals.h"
 
 namespace dare {
 
@@ -130,6 +131,7 @@ generation_result speculative_decoder::run(std::span<const token> prompt, std::s
     kv_len_ = context_.size() - 1;
 
     while (!m.is_eog(r.tokens.back()) && static_cast<int32_t>(r.tokens.size()) < g.max_tokens) {
+        throw_if_stopped();
         const token last = r.tokens.back();
         const size_t step_start = r.tokens.size();  // tokens emitted before this step
         const pos_t P = static_cast<pos_t>(context_.size() - 1);  // position of `last`, not yet in the KV cache

@@ -4,6 +4,7 @@
 
 #include "dare/error.h"
 #include "dare/generate.h"
+#include "dare/signals.h"
 #include "dare/verify.h"
 #include "util/mix.h"
 
@@ -81,6 +82,7 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
     r.stats.forward_passes = 1;
     pos_t pos = static_cast<pos_t>(prompt.size());
     while (true) {
+        throw_if_stopped();
         const auto lg = proc ? proc->apply(ctx_.logits(row)) : ctx_.logits(row);
         const token t = picker.pick(lg);
         if (opts.record_gaps) {

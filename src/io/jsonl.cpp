@@ -15,6 +15,32 @@
 
 namespace dare {
 
+namespace {
+
+// Writes all of `data` to `fd`, retrying short writes; false with errno set
+// on a failure (ENOSPC, EIO, EFBIG past a file-size limit, ...).
+bool write_all(int fd, const char * data, size_t size) {
+    size_t off = 0;
+    while (off < size) {
+        const ssize_t n = ::write(fd, data + off, size - off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        off += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+error write_failure(const std::string & path, int err) {
+    return error(path + ": write failed (" + std::strerror(err) + ")" +
+                 (err == ENOSPC || err == EDQUOT ? "; free some space and rerun the same command to resume" : ""));
+}
+
 std::string id_text(const json & id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
 void for_each_jsonl_object(const std::string & path, const char * what,
@@ -65,15 +91,16 @@ void write_file_atomically(const std::string & path, const std::string & content
         fs::create_directories(fs::path(path).parent_path(), ec);
     }
     const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            throw error(path + ": cannot write (" + std::strerror(errno) + ")");
-        }
-        out << content;
-        if (!out.flush()) {
-            throw error(path + ": write failed");
-        }
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        throw error(path + ": cannot write (" + std::strerror(errno) + ")");
+    }
+    const bool ok = write_all(fd, content.data(), content.size());
+    const int err = errno;
+    if (::close(fd) != 0 || !ok) {
+        const int e = ok ? errno : err;
+        fs::remove(tmp, ec);  // the old file, if any, stays as it was
+        throw write_failure(path, e);
     }
     fs::rename(tmp, path, ec);
     if (ec) {
@@ -217,16 +244,16 @@ record_log::~record_log() {
 
 void record_log::append(const json & record) {
     const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-    size_t off = 0;
-    while (off < line.size()) {
-        ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            throw error(path_ + ": write failed (" + std::strerror(errno) + ")");
+    const off_t start = ::lseek(fd_, 0, SEEK_END);
+    if (!write_all(fd_, line.data(), line.size())) {
+        const int err = errno;
+        // Cut the part of the line that made it, so the file holds whole
+        // records only (a rerun would also repair it, as after a kill).
+        if (start >= 0) {
+            const int rc = ::ftruncate(fd_, start);  // if this fails too, the reopening repairs the torn line
+            (void) rc;
         }
-        off += static_cast<size_t>(n);
+        throw write_failure(path_, err);
     }
     done_.insert(record_key(record));
 }

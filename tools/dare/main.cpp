@@ -22,6 +22,7 @@
 #include "dare/paths.h"
 #include "dare/pipeline.h"
 #include "dare/report.h"
+#include "dare/signals.h"
 #include "dare/verify.h"
 
 namespace {
@@ -708,11 +709,16 @@ int main(int argc, char ** argv) {
     dare::encode_options encode_opts;
     add_encode_command(app, encode_opts);
     add_info_command(app, info_model);
+    dare::install_stop_handlers();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {
         const int rc = app.exit(e);
         return rc == 0 ? 0 : 2;
+    } catch (const dare::interrupted & e) {
+        // Every finished record is on disk; the records in flight were dropped.
+        std::fprintf(stderr, "\ndare: %s: finished records are saved; rerun the same command to resume\n", e.what());
+        return 128 + e.signal;
     } catch (const dare::error & e) {
         std::fprintf(stderr, "dare: error: %s\n", e.what());
         return 1;
