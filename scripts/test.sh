@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Builds dare with its tests and runs every test with CTest. Exits non-zero on
-# any failure. Installs what it needs first (scripts/setup.sh).
+# Builds dare with its tests and runs every test with CTest; then builds the
+# model-free library and its tests with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer (scripts/build-sanitized.sh) and runs them, with
+# every fuzz target replaying its corpus (tests/fuzz). Exits non-zero on any
+# failure. Installs what it needs first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 BUILD="${DARE_BUILD_DIR:-build}"
-cd "$BUILD"
 # One test at a time: each runs llama.cpp on all cores, and two OpenMP thread
 # pools spinning on the same cores slow each other down by orders of magnitude.
-ctest --output-on-failure --timeout 900 -j1
+(cd "$BUILD" && ctest --output-on-failure --timeout 900 -j1)
+SANITIZED="$(scripts/build-sanitized.sh)"
+(cd "$SANITIZED" && ctest --output-on-failure --timeout 300 -j"$(nproc)")

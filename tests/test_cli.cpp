@@ -291,6 +291,26 @@ TEST(Cli, FailedWriteStopsCleanlyAndTheRerunCompletes) {
     }
 }
 
+// dare generate on an output another process holds refuses before writing,
+// naming that process; once the holder is gone it runs.
+TEST(Cli, GenerateRefusesALockedOutput) {
+    temp_dir d;
+    const std::string out = d / "out.jsonl";
+    write_file(d / "p.jsonl", "{\"id\": 1, \"prompt\": \"Introduce movie Heat (1995).\"}\n");
+    const std::string args = "generate --prompts " + d / "p.jsonl" + " --out " + out + " --max-tokens 4";
+    {
+        const dare::output_lock held(out);
+        const auto r = run_dare(args);
+        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_NE(r.output.find("another dare process (pid " + std::to_string(getpid()) + ")"), std::string::npos)
+            << r.output;
+        EXPECT_FALSE(std::filesystem::exists(out));
+    }
+    const auto r = run_dare(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(count_lines(out), 1u);
+}
+
 TEST(Cli, PromptsCommandWritesKarItemPrompts) {
     temp_dir d;
     const auto r = run_dare("prompts --target items --limit 8 --out " + d / "items.jsonl");

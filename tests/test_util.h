@@ -60,6 +60,7 @@ struct run_result {
     std::string output;  // stdout and stderr together
 };
 
+#ifdef DARE_BIN  // not in the model-free build (DARE_MODEL_FREE), which has no dare binary
 // Runs the built dare binary with `args` (a shell-quoted string).
 inline run_result run_dare(const std::string & args) {
     const std::string cmd = std::string("'") + DARE_BIN + "' " + args + " 2>&1";
@@ -103,6 +104,7 @@ inline int wait_dare(pid_t pid) {
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+#endif
 
 // The records of a JSONL file; a malformed line (a torn write) fails the test
 // with its FILE:LINE.

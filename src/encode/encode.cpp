@@ -13,6 +13,8 @@
 #include "dare/jsonl.h"
 #include "dare/paths.h"
 #include "dare/progress.h"
+#include "dare/row_store.h"
+#include "dare/run_settings.h"
 #include "dare/signals.h"
 
 namespace fs = std::filesystem;
@@ -44,75 +46,6 @@ namespace {
 struct text_rec {
     std::string kind, id;
     std::string text;
-};
-
-// The model file a run used, from its run.json.
-std::string run_model_file(const std::string & rundir) {
-    const fs::path run_json = fs::path(rundir) / "run.json";
-    if (fs::exists(run_json)) {
-        std::ifstream in(run_json);
-        const json j = json::parse(in, nullptr, false);
-        if (j.is_object() && j.contains("model") && j["model"].is_string()) {
-            return j["model"].get<std::string>();
-        }
-    }
-    return "";
-}
-
-// Resumable per-kind row store: <out>/.<kind>.rows (float32 rows) and .ids.
-struct row_store {
-    std::string rows_path, ids_path;
-    int32_t dim = 0;
-    std::vector<std::string> ids;
-    FILE * rows = nullptr;
-    FILE * idf = nullptr;
-
-    row_store(const std::string & out, const std::string & kind, int32_t d)
-        : rows_path(out + "/." + kind + ".rows"), ids_path(out + "/." + kind + ".ids"), dim(d) {
-        // Keep the rows both files hold in full; cut whatever a kill tore.
-        std::ifstream in(ids_path);
-        for (std::string line; std::getline(in, line);) {
-            if (!in.eof()) {
-                ids.push_back(line);
-            }
-        }
-        std::error_code ec;
-        const uint64_t row_bytes = static_cast<uint64_t>(dim) * sizeof(float);
-        const uint64_t have = fs::exists(rows_path) ? fs::file_size(rows_path) / row_bytes : 0;
-        ids.resize(std::min<uint64_t>(ids.size(), have));
-        fs::resize_file(rows_path, ids.size() * row_bytes, ec);
-        std::string kept;
-        for (const auto & id : ids) {
-            kept += id + "\n";
-        }
-        write_file_atomically(ids_path, kept);
-        rows = std::fopen(rows_path.c_str(), "ab");
-        idf = std::fopen(ids_path.c_str(), "ab");
-        if (!rows || !idf) {
-            throw error(out + ": cannot write the encoding work files");
-        }
-    }
-    ~row_store() {
-        if (rows) std::fclose(rows);
-        if (idf) std::fclose(idf);
-    }
-    void append(const std::string & id, std::span<const float> v) {
-        // Row first, then its id: an id line is only there once its row is.
-        if (std::fwrite(v.data(), sizeof(float), v.size(), rows) != v.size() || std::fflush(rows) != 0 ||
-            std::fprintf(idf, "%s\n", id.c_str()) < 0 || std::fflush(idf) != 0) {
-            throw write_failure(rows_path, errno);
-        }
-        ids.push_back(id);
-    }
-    std::vector<float> all_rows() const {
-        std::vector<float> data(ids.size() * static_cast<size_t>(dim));
-        std::ifstream in(rows_path, std::ios::binary);
-        in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-        if (!in) {
-            throw error(rows_path + ": shorter than its ids say");
-        }
-        return data;
-    }
 };
 
 }  // namespace
@@ -188,7 +121,7 @@ encode_summary run_encode(const encode_options & o) {
     }
     std::set<std::string> done;
     for (const auto & [kind, st] : stores) {
-        for (const auto & id : st->ids) {
+        for (const auto & id : st->ids()) {
             done.insert(kind + ":" + id);
         }
     }
@@ -225,17 +158,17 @@ encode_summary run_encode(const encode_options & o) {
     prog.finish();
     json rows = json::object();
     for (const auto & [kind, st] : stores) {
-        write_npy_f32(out + "/" + kind + ".npy", st->all_rows(), static_cast<int64_t>(st->ids.size()), sum.dim);
+        write_npy_f32(out + "/" + kind + ".npy", st->all_rows(), static_cast<int64_t>(st->ids().size()), sum.dim);
         std::string ids;
-        for (const auto & id : st->ids) {
+        for (const auto & id : st->ids()) {
             ids += id + "\n";
         }
         write_file_atomically(out + "/" + kind + "_ids.txt", ids);
-        rows[kind] = st->ids.size();
+        rows[kind] = st->ids().size();
         if (kind == "item") {
-            sum.items = static_cast<int64_t>(st->ids.size());
+            sum.items = static_cast<int64_t>(st->ids().size());
         } else if (kind == "user") {
-            sum.users = static_cast<int64_t>(st->ids.size());
+            sum.users = static_cast<int64_t>(st->ids().size());
         }
     }
     write_file_atomically(manifest, json{{"encoder", fs::path(sum.encoder).filename().string()},

@@ -87,8 +87,8 @@ std::unique_ptr<token_index> load_pool(const std::string & path, uint64_t expect
             throw error("built with a different tokenizer vocabulary than this model's; rebuild it with this model");
         }
         const auto n = binio::get<uint64_t>(in);
-        if (n > (1ull << 40)) {
-            throw error("corrupt header (body length)");
+        if (n > binio::remaining_bytes(in)) {
+            throw error("pool file is truncated (its header promises a longer body)");
         }
         std::string body(n, '\0');
         if (!in.read(body.data(), static_cast<std::streamsize>(n))) {

@@ -13,6 +13,7 @@
 #include "dare/health.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
+#include "dare/run_settings.h"
 #include "dare/session.h"
 
 namespace dare {
@@ -88,28 +89,6 @@ json settings_of(const run_options & o, const dataset & d) {
         s["chat_template"] = fs::is_regular_file(g.chat_template) ? read_file_bytes(g.chat_template) : g.chat_template;
     }
     return s;
-}
-
-// Refuses to resume a RUNDIR made with other settings unless forced.
-void check_settings(const std::string & path, const json & now, bool force) {
-    if (!fs::exists(path)) {
-        return;
-    }
-    const json before = json::parse(read_file_bytes(path), nullptr, false);
-    if (before.is_discarded() || !before.is_object()) {
-        throw error(path + ": unreadable run settings; remove the file or the run folder");
-    }
-    std::string diff;
-    for (const auto & [k, v] : now.items()) {
-        if (!before.contains(k) || before[k] != v) {
-            diff += "\n  " + k + ": was " + (before.contains(k) ? before[k].dump() : "unset") + ", now " + v.dump();
-        }
-    }
-    if (!diff.empty() && !force) {
-        throw error(path + ": this run folder was made with other settings:" + diff +
-                    "\nuse the same settings to resume, another --out for a new run, or --force to continue "
-                    "with the new settings");
-    }
 }
 
 // A seeded sample of n of `count` indices (all when n >= count), in sample order.
@@ -231,7 +210,7 @@ json run_pipeline(const run_options & o) {
     const auto genre_map = o.genre_groups.empty() ? default_genre_groups() : load_genre_groups(o.genre_groups);
     const json settings = settings_of(o, d);
     const output_lock lock(o.out + "/knowledge.jsonl");  // before anything in the run folder is written
-    check_settings(o.out + "/run.json", settings, o.force);
+    check_run_settings(o.out + "/run.json", settings, o.force);
 
     const bool items = o.target != "users";
     const bool users = o.target != "items";
