@@ -377,6 +377,39 @@ TEST(Pipeline, TopItemsAndTestFractionShapeTheRecords) {
     EXPECT_EQ(users, 6);
 }
 
+// plan_run is what dare run does before the model: the same records, groups,
+// phases and prompts, and nothing written.
+TEST(Pipeline, PlanIsWhatTheRunGenerates) {
+    temp_dir t;
+    dare::run_options o = dare::default_run_options();
+    o.out = t / "run";
+    o.limit = 10;
+    o.gen.gen.max_tokens = 4;
+    const dare::run_plan plan = dare::plan_run(o);
+    EXPECT_FALSE(std::filesystem::exists(o.out));
+    std::map<std::string, std::string> planned;  // kind:id -> group/phase/prompt
+    for (const auto & gp : plan.groups) {
+        EXPECT_GE(static_cast<int64_t>(gp.records.size()), gp.warmup);
+        for (const auto & r : gp.records) {
+            EXPECT_EQ(r.kind, gp.kind);
+            EXPECT_EQ(r.group, gp.name);
+            planned[r.kind + ":" + r.id] = r.group + "/" + r.phase + "/" + r.prompt;
+        }
+    }
+    EXPECT_EQ(planned.size(), 10u);
+    EXPECT_EQ(plan.settings["limit"], 10);
+    ASSERT_EQ(run_dare("run --out " + o.out + " --limit 10 --max-tokens 4 --threads 2").exit_code, 0);
+    const auto recs = read_records(o.out + "/knowledge.jsonl");
+    ASSERT_EQ(recs.size(), 10u);
+    for (const auto & j : recs) {
+        const std::string key = dare::record_key(j);
+        ASSERT_TRUE(planned.count(key)) << key;
+        EXPECT_EQ(planned[key], j["group"].get<std::string>() + "/" + j["phase"].get<std::string>() + "/" +
+                                    j["prompt"].get<std::string>());
+    }
+    EXPECT_EQ(dare::json::parse(read_file(o.out + "/run.json")), plan.settings);
+}
+
 TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
     temp_dir t;
     write_file(t / "tmpl.json", "{\"item\": \"Tell me about {titel}\"}");

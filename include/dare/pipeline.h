@@ -25,7 +25,9 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "dare/health.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
 
@@ -53,7 +55,47 @@ struct run_options {
     bool force = false;               // accept settings that differ from RUNDIR/run.json
 };
 
-// Runs (or resumes) the job and returns the summary written to summary.json.
+// dare run's defaults: the bundled dataset and model, DARE mode with relaxed
+// verification (guarded rule), draft trees of up to 32 nodes and depth 12,
+// drafting from the record's own context too, the default repetition rules.
+// (A default-constructed run_options is plain decoding: the building block.)
+run_options default_run_options();
+
+// One record of a run's plan.
+struct planned_record {
+    std::string kind;   // item | user
+    std::string id;
+    std::string group;
+    std::string phase;  // warmup | main
+    std::string prompt;
+    std::vector<token> tokens;  // filled by run_pipeline once the model is loaded
+    grounding_ref ground;       // what the record's text is checked against (health.h)
+};
+
+// One group of a run's plan: its warm-up records first.
+struct group_plan {
+    std::string kind, name;
+    int64_t dataset_size = 0;  // records of this group in the whole dataset
+    std::vector<planned_record> records;
+    int64_t warmup = 0;
+};
+
+struct run_plan {
+    json settings;      // what run.json holds
+    json dataset_info;  // plan.json's "dataset": name, format, sizes, malformed rows
+    json group_info;    // plan.json's "groups": kind, group, dataset_size, selected, warmup
+    std::vector<group_plan> groups;  // item groups, then user groups
+};
+
+// What `dare run` will do, without a model and without writing anything:
+// checks the options, loads the dataset, templates and genre map, groups and
+// samples the records and writes their prompts (warm-up records' from the
+// earlier half of the history). Logs the dataset and groups to stderr.
+// Throws dare::error on bad options or input.
+run_plan plan_run(const run_options & o);
+
+// Runs (or resumes) the job (plan_run, then generation) and returns the
+// summary written to summary.json.
 json run_pipeline(const run_options & o);
 
 // Recomputes summary.json's figures from a RUNDIR's knowledge.jsonl.

@@ -11,6 +11,7 @@
 #include "dare/error.h"
 #include "dare/grouping.h"
 #include "dare/health.h"
+#include "dare/paths.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
 #include "dare/run_settings.h"
@@ -21,23 +22,6 @@ namespace dare {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct planned {
-    std::string kind;   // item | user
-    std::string id;
-    std::string group;
-    std::string phase;  // warmup | main
-    std::string prompt;
-    std::vector<token> tokens;
-    grounding_ref ground;  // what the record's text is checked against (health.h)
-};
-
-struct group_plan {
-    std::string kind, name;
-    int64_t dataset_size = 0;  // records of this group in the whole dataset
-    std::vector<planned> records;  // warm-up first
-    int64_t warmup = 0;
-};
 
 json repetition_settings(const repetition_options & r) {
     const auto & p = r.penalties;
@@ -134,7 +118,7 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
         gp.warmup = warm ? static_cast<int64_t>(std::floor(o.warmup_fraction * static_cast<double>(members[k].size()))) : 0;
         for (size_t r = 0; r < members[k].size(); ++r) {
             const int32_t i = members[k][r];
-            planned p;
+            planned_record p;
             p.kind = kind;
             p.group = gp.name;
             p.phase = static_cast<int64_t>(r) < gp.warmup ? "warmup" : "main";
@@ -176,7 +160,20 @@ std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & r
 
 }  // namespace
 
-json run_pipeline(const run_options & o) {
+run_options default_run_options() {
+    run_options o;
+    o.dataset = default_dataset_path();
+    o.gen.model = default_model_path();
+    o.gen.mode = "dare";
+    o.gen.verify = "relaxed";
+    o.gen.spec.limits = {32, 12};
+    o.gen.spec.self_draft = true;
+    o.gen.gen.repetition = default_repetition();
+    o.gen.spec.verify.rule = relaxed_rule::guarded;
+    return o;
+}
+
+run_plan plan_run(const run_options & o) {
     if (o.target != "items" && o.target != "users" && o.target != "both") {
         throw error("--target must be items, users or both (got '" + o.target + "')");
     }
@@ -208,16 +205,15 @@ json run_pipeline(const run_options & o) {
     }
     const prompt_templates t = o.templates.empty() ? prompt_templates::kar_movies() : prompt_templates::load(o.templates);
     const auto genre_map = o.genre_groups.empty() ? default_genre_groups() : load_genre_groups(o.genre_groups);
-    const json settings = settings_of(o, d);
-    const output_lock lock(o.out + "/knowledge.jsonl");  // before anything in the run folder is written
-    check_run_settings(o.out + "/run.json", settings, o.force);
+    run_plan out;
+    out.settings = settings_of(o, d);
 
     const bool items = o.target != "users";
     const bool users = o.target != "items";
     const int64_t item_limit = o.limit == 0 ? 0 : users && items ? (o.limit + 1) / 2 : o.limit;
     const int64_t user_limit = o.limit == 0 ? 0 : users && items ? o.limit / 2 : o.limit;
-    std::vector<group_plan> plan;
-    json group_info = json::array();
+    std::vector<group_plan> & plan = out.groups;
+    json & group_info = out.group_info;
     const std::vector<int32_t> kept = interactions_with_top_items(d, o.top_items);
     if (items) {
         const grouping g = group_items(d, o.grouping, genre_map, o.seed);
@@ -255,7 +251,6 @@ json run_pipeline(const run_options & o) {
         auto gp = plan_kind("user", d, g, chosen, o, t, hist);
         plan.insert(plan.end(), std::make_move_iterator(gp.begin()), std::make_move_iterator(gp.end()));
     }
-    int64_t total = 0;
     for (const auto & gp : plan) {
         group_info.push_back({{"kind", gp.kind},
                               {"group", gp.name},
@@ -265,6 +260,29 @@ json run_pipeline(const run_options & o) {
         std::fprintf(stderr, "group %s/%s: %lld in the dataset, %zu selected (%lld warm-up)\n", gp.kind.c_str(),
                      gp.name.c_str(), static_cast<long long>(gp.dataset_size), gp.records.size(),
                      static_cast<long long>(gp.warmup));
+    }
+    json malformed = json::array();
+    for (size_t i = 0; i < d.problems.size() && i < 100; ++i) {
+        malformed.push_back(d.problems[i].file + ":" + std::to_string(d.problems[i].line) + ": " + d.problems[i].what);
+    }
+    out.dataset_info = {{"name", d.name},
+                        {"format", d.format},
+                        {"items", d.items.size()},
+                        {"users", d.users.size()},
+                        {"interactions", d.interactions.size()},
+                        {"malformed_rows", d.problems.size()},
+                        {"malformed", malformed}};
+    return out;
+}
+
+json run_pipeline(const run_options & o) {
+    run_plan rp = plan_run(o);
+    const json & settings = rp.settings;
+    std::vector<group_plan> & plan = rp.groups;
+    const output_lock lock(o.out + "/knowledge.jsonl");  // before anything in the run folder is written
+    check_run_settings(o.out + "/run.json", settings, o.force);
+    int64_t total = 0;
+    for (const auto & gp : plan) {
         total += static_cast<int64_t>(gp.records.size());
     }
 
@@ -280,22 +298,10 @@ json run_pipeline(const run_options & o) {
             }
         }
     }
-    json malformed = json::array();
-    for (size_t i = 0; i < d.problems.size() && i < 100; ++i) {
-        malformed.push_back(d.problems[i].file + ":" + std::to_string(d.problems[i].line) + ": " + d.problems[i].what);
-    }
     fs::create_directories(o.out + "/pools");
     write_file_atomically(o.out + "/run.json", settings.dump(2) + "\n");
     write_file_atomically(o.out + "/plan.json",
-                          json{{"dataset", {{"name", d.name},
-                                            {"format", d.format},
-                                            {"items", d.items.size()},
-                                            {"users", d.users.size()},
-                                            {"interactions", d.interactions.size()},
-                                            {"malformed_rows", d.problems.size()},
-                                            {"malformed", malformed}}},
-                               {"groups", group_info}}
-                                  .dump(2) +
+                          json{{"dataset", rp.dataset_info}, {"groups", rp.group_info}}.dump(2) +
                               "\n");
 
     // 3. Generate: every group's warm-up records, then the rest.
@@ -380,7 +386,7 @@ json run_pipeline(const run_options & o) {
     // groups, decoded --parallel at a time, each record drafting from its
     // own group's pool: a batch is not limited to one group's records.
     for (const bool warm : {true, false}) {
-        std::vector<std::pair<group_state *, const planned *>> todo_phase;
+        std::vector<std::pair<group_state *, const planned_record *>> todo_phase;
         for (auto & g : groups) {
             for (size_t i = 0; i < g.gp->records.size(); ++i) {
                 const auto & r = g.gp->records[i];

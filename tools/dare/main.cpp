@@ -227,14 +227,7 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     auto * c = app.add_subcommand(
         "run", "Knowledge for a whole dataset's items and/or users, with one retrieval pool per group of similar "
                "records (resumable: rerun with the same --out to continue)");
-    o.dataset = dare::default_dataset_path();
-    o.gen.model = dare::default_model_path();
-    o.gen.mode = "dare";
-    o.gen.verify = "relaxed";
-    o.gen.spec.limits = {32, 12};
-    o.gen.spec.self_draft = true;
-    o.gen.gen.repetition = dare::default_repetition();
-    o.gen.spec.verify.rule = dare::relaxed_rule::guarded;
+    o = dare::default_run_options();
     c->add_option("--dataset", o.dataset,
                   "Dataset folder: MovieLens (ml-latest-small, ml-25m, ml-1m, ml-10m, ml-100k) or the generic "
                   "shape of docs/datasets.md")
