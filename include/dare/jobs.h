@@ -59,6 +59,14 @@ struct generate_job_summary {
     double decode_seconds = 0;
 };
 
+// dare generate's defaults: the bundled model, plain decoding (--mode vanilla)
+// with the default repetition rules, and the speculative settings that apply
+// when a mode is chosen: draft trees of up to 32 nodes and depth 12, drafting
+// from the record's own context too (docs/benchmarks.md, hybrid), relaxed
+// verification's guarded rule (docs/quality.md, text health). dare run's
+// defaults (pipeline.h) start from these.
+generate_job_options default_generate_options();
+
 // Validates every input (prompts, model, pool, context size) before writing
 // any output, then generates one record per prompt not yet in `out`.
 generate_job_summary run_generate_job(const generate_job_options & o);

@@ -55,10 +55,9 @@ struct run_options {
     bool force = false;               // accept settings that differ from RUNDIR/run.json
 };
 
-// dare run's defaults: the bundled dataset and model, DARE mode with relaxed
-// verification (guarded rule), draft trees of up to 32 nodes and depth 12,
-// drafting from the record's own context too, the default repetition rules.
-// (A default-constructed run_options is plain decoding: the building block.)
+// dare run's defaults: the bundled dataset, default_generate_options()
+// (jobs.h) with DARE mode and relaxed verification. (A default-constructed
+// run_options is plain decoding with strict settings: the building block.)
 run_options default_run_options();
 
 // One record of a run's plan.

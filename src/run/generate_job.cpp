@@ -10,6 +10,7 @@
 #include "dare/health.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
+#include "dare/paths.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
 #include "dare/session.h"
@@ -50,6 +51,16 @@ int64_t run_prompts_job(const prompts_job_options & o) {
     }
     write_file_atomically(o.out, content);
     return n;
+}
+
+generate_job_options default_generate_options() {
+    generate_job_options o;
+    o.model = default_model_path();
+    o.spec.limits = {32, 12};
+    o.spec.self_draft = true;
+    o.gen.repetition = default_repetition();
+    o.spec.verify.rule = relaxed_rule::guarded;
+    return o;
 }
 
 generate_job_summary run_generate_job(const generate_job_options & o) {

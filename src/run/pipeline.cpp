@@ -163,13 +163,9 @@ std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & r
 run_options default_run_options() {
     run_options o;
     o.dataset = default_dataset_path();
-    o.gen.model = default_model_path();
+    o.gen = default_generate_options();
     o.gen.mode = "dare";
     o.gen.verify = "relaxed";
-    o.gen.spec.limits = {32, 12};
-    o.gen.spec.self_draft = true;
-    o.gen.gen.repetition = default_repetition();
-    o.gen.spec.verify.rule = relaxed_rule::guarded;
     return o;
 }
 

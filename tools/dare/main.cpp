@@ -193,11 +193,7 @@ void add_decoding_options(CLI::App * c, dare::generate_job_options & o) {
 
 void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
     auto * c = app.add_subcommand("generate", "Generate knowledge text for every prompt of a JSONL file");
-    o.model = dare::default_model_path();
-    o.spec.limits = {32, 12};
-    o.spec.self_draft = true;  // measured: docs/benchmarks.md (hybrid)
-    o.gen.repetition = dare::default_repetition();
-    o.spec.verify.rule = dare::relaxed_rule::guarded;  // measured: docs/quality.md "Text health"
+    o = dare::default_generate_options();
     c->add_option("--prompts", o.prompts, "Input JSONL: one {\"id\": ..., \"prompt\": \"...\"} per line")->required();
     c->add_option("--out", o.out,
                   "Output JSONL, one record per prompt (id, text, tokens, forward_passes, tau, seconds, ...); "
