@@ -14,7 +14,7 @@ SMOLLM2_GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
 SMOLLM2_GGUF_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
-APT_PACKAGES=(cmake g++ clang make ccache python3-pip nlohmann-json3-dev libcli11-dev libgtest-dev libxgboost-dev xgboost libeigen3-dev)
+APT_PACKAGES=(cmake g++ clang make ccache python3-pip python3-venv nlohmann-json3-dev libcli11-dev libgtest-dev libxgboost-dev xgboost libeigen3-dev)
 
 log() { echo "[setup] $*" >&2; }
 die() { echo "[setup] error: $*" >&2; exit 1; }

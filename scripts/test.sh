@@ -2,8 +2,9 @@
 # Builds dare with its tests and runs every test with CTest; then builds the
 # model-free library and its tests with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer (scripts/build-sanitized.sh) and runs them, with
-# every fuzz target replaying its corpus (tests/fuzz). Exits non-zero on any
-# failure. Installs what it needs first (scripts/setup.sh).
+# every fuzz target replaying its corpus (tests/fuzz); then installs the
+# Python package with pip and runs its tests (python/tests). Exits non-zero
+# on any failure. Installs what it needs first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -13,3 +14,11 @@ BUILD="${DARE_BUILD_DIR:-build}"
 (cd "$BUILD" && ctest --output-on-failure --timeout 900 -j1)
 SANITIZED="$(scripts/build-sanitized.sh)"
 (cd "$SANITIZED" && ctest --output-on-failure --timeout 300 -j"$(nproc)")
+# The Python package, installed with pip into a virtual environment
+# ($DARE_VENV, default .venv; its build folder build-python/ is kept, so a
+# rebuild compiles only what changed), and its tests against the CLI.
+VENV="${DARE_VENV:-.venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q pytest==9.2.0
+"$VENV/bin/pip" install -q .
+DARE_BIN="$PWD/$BUILD/tools/dare/dare" "$VENV/bin/python" -m pytest -q python/tests

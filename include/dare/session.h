@@ -74,6 +74,9 @@ class generation_session {
     // or "passed"); one record at a time with greedy speculation also
     // "draft_estimate" (the decoder's estimate after the record).
     json record_fields(const generation_result & r) const;
+    // A record as dare generate writes it: {"id", "prompt"}, record_fields()
+    // and "health" (health.h, against the prompt).
+    json record_json(const json & id, const std::string & prompt, const generation_result & r) const;
     // Resuming: the one-record decoder's draft-size estimate as the last of
     // the records already written left it (its "draft_estimate"), so that
     // the records still to do are decoded as in an uninterrupted run. No-op

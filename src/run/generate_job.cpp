@@ -7,7 +7,6 @@
 #include "dare/budget.h"
 #include "dare/dataset.h"
 #include "dare/error.h"
-#include "dare/health.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
 #include "dare/paths.h"
@@ -119,10 +118,7 @@ generate_job_summary run_generate_job(const generate_job_options & o) {
             continue;
         }
         const generation_result r = session.generate(tokenized[i], p.prompt, p.id, pool.get());
-        json rec = {{"id", p.id_json}, {"prompt", p.prompt}};
-        rec.update(session.record_fields(r));
-        rec["health"] = health_json(measure_health(p.prompt, r.text));
-        out.append(rec);
+        out.append(session.record_json(p.id_json, p.prompt, r));
         ++s.generated;
         s.tokens += r.stats.tokens;
         s.forward_passes += r.stats.forward_passes;

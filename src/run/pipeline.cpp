@@ -185,9 +185,6 @@ run_plan plan_run(const run_options & o) {
     if (!(o.test_fraction >= 0.0 && o.test_fraction < 1.0)) {
         throw error("--test-fraction must be in [0, 1)");
     }
-    if (o.out.empty()) {
-        throw error("--out RUNDIR is required");
-    }
     parse_index_kind(o.index);
     // 1. Inputs: dataset, templates, groups.
     load_options lo;
@@ -272,6 +269,9 @@ run_plan plan_run(const run_options & o) {
 }
 
 json run_pipeline(const run_options & o) {
+    if (o.out.empty()) {
+        throw error("--out RUNDIR is required");
+    }
     run_plan rp = plan_run(o);
     const json & settings = rp.settings;
     std::vector<group_plan> & plan = rp.groups;
@@ -564,7 +564,7 @@ json summarize_records(const std::string & rundir, const record_source & each) {
     }
     json s = {{"totals", all.to_json()}, {"kinds", kinds}, {"groups", groups}};
     if (fs::exists(rundir + "/run.json")) {
-        s["settings"] = json::parse(read_file_bytes(rundir + "/run.json"), nullptr, false);
+        s["settings"] = read_run_settings(rundir + "/run.json");
     }
     if (fs::exists(rundir + "/plan.json")) {
         const json plan = json::parse(read_file_bytes(rundir + "/plan.json"), nullptr, false);

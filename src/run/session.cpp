@@ -256,6 +256,13 @@ json generation_session::record_fields(const generation_result & r) const {
     return j;
 }
 
+json generation_session::record_json(const json & id, const std::string & prompt, const generation_result & r) const {
+    json rec = {{"id", id}, {"prompt", prompt}};
+    rec.update(record_fields(r));
+    rec["health"] = health_json(measure_health(prompt, r.text));
+    return rec;
+}
+
 void generation_session::restore_draft_estimate(const std::vector<json> & written) {
     if (written.empty()) {
         return;
