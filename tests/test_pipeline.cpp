@@ -410,6 +410,33 @@ TEST(Pipeline, PlanIsWhatTheRunGenerates) {
     EXPECT_EQ(dare::json::parse(read_file(o.out + "/run.json")), plan.settings);
 }
 
+// A record that cannot be generated (here user prompts longer than the
+// context) lands in errors.jsonl with its reason; the rest are generated and
+// the summary and report count the errors.
+TEST(Pipeline, RecordsThatCannotBeGeneratedGoToErrorsJsonl) {
+    temp_dir t;
+    const auto r = run_dare("run --out " + t / "run" + " --limit 8 --max-tokens 8 --threads 2 --ctx 200 --verify strict");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto errors = read_records(t / "run/errors.jsonl");
+    const auto done = read_records(t / "run/knowledge.jsonl");
+    ASSERT_FALSE(errors.empty()) << r.output;
+    EXPECT_EQ(errors.size() + done.size(), 8u);
+    std::set<std::string> keys;
+    for (const auto & e : errors) {
+        EXPECT_EQ(e["kind"], "user");  // ~400-token user prompts; ~60-token item prompts fit
+        EXPECT_GT(e["prompt_tokens"].get<int>(), 150);
+        EXPECT_NE(e["error"].get<std::string>().find("raise --ctx"), std::string::npos) << e.dump();
+        keys.insert("user:" + e["id"].get<std::string>());
+    }
+    for (const auto & j : done) {
+        EXPECT_FALSE(keys.count(dare::record_key(j))) << dare::record_key(j);
+    }
+    EXPECT_NE(r.output.find("cannot be generated"), std::string::npos) << r.output;
+    const auto summary = dare::json::parse(read_file(t / "run/summary.json"));
+    EXPECT_EQ(summary["errors"], errors.size());
+    EXPECT_NE(run_dare("report " + t / "run").output.find("could not be generated"), std::string::npos);
+}
+
 TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
     temp_dir t;
     write_file(t / "tmpl.json", "{\"item\": \"Tell me about {titel}\"}");

@@ -18,7 +18,10 @@
 // force), knowledge.jsonl (one flushed line per record; a rerun resumes it,
 // repairing a torn last line), pools/<kind>-<group>.pool (+ .json with the
 // number of records it holds; reloaded on resume when current, else rebuilt
-// from the records), summary.json (totals and per-group figures).
+// from the records), summary.json (totals and per-group figures; "errors":
+// how many records could not be generated), errors.jsonl (only when some
+// could not: one line per record with kind, id, group, phase and the reason,
+// e.g. a prompt longer than the context; the job generates the others).
 #pragma once
 
 #include <cstdint>

@@ -144,6 +144,11 @@ std::string report_table(const json & s) {
                       static_cast<long long>(d.value("malformed_rows", 0)));
         o += buf;
     }
+    if (s.value("errors", 0) > 0) {
+        std::snprintf(buf, sizeof buf, "%lld records could not be generated (errors.jsonl)\n",
+                      static_cast<long long>(s.value("errors", 0)));
+        o += buf;
+    }
     return o;
 }
 

@@ -282,19 +282,44 @@ json run_pipeline(const run_options & o) {
         total += static_cast<int64_t>(gp.records.size());
     }
 
-    // 2. Model; every prompt must fit before anything is written.
+    // 2. Model. A record whose prompt cannot fit the context is not
+    // generated: it goes to errors.jsonl with the reason, and the job goes on.
     generation_session session(o.gen);
+    json errors = json::array();
     for (auto & gp : plan) {
-        for (auto & r : gp.records) {
+        std::erase_if(gp.records, [&](planned_record & r) {
             r.tokens = session.prompt_tokens(r.prompt);
             try {
                 session.check_fits(r.tokens.size());
+                return false;
             } catch (const error & e) {
-                throw error(r.kind + " " + r.id + ": " + e.what() + " (lower --history-max or raise --ctx)");
+                errors.push_back({{"kind", r.kind},
+                                  {"id", r.id},
+                                  {"group", r.group},
+                                  {"phase", r.phase},
+                                  {"prompt_tokens", r.tokens.size()},
+                                  {"error", std::string(e.what()) + " (lower --history-max or raise --ctx)"}});
+                return true;
             }
-        }
+        });
+    }
+    total -= static_cast<int64_t>(errors.size());
+    if (!errors.empty()) {
+        std::fprintf(stderr, "%zu records cannot be generated, listed with the reason in %s/errors.jsonl; first: %s %s: %s\n",
+                     errors.size(), o.out.c_str(), errors[0]["kind"].get<std::string>().c_str(),
+                     errors[0]["id"].get<std::string>().c_str(), errors[0]["error"].get<std::string>().c_str());
     }
     fs::create_directories(o.out + "/pools");
+    std::string error_lines;
+    for (const auto & e : errors) {
+        error_lines += e.dump() + "\n";
+    }
+    if (errors.empty()) {
+        std::error_code ec;
+        fs::remove(o.out + "/errors.jsonl", ec);  // from an earlier run with other settings
+    } else {
+        write_file_atomically(o.out + "/errors.jsonl", error_lines);
+    }
     write_file_atomically(o.out + "/run.json", settings.dump(2) + "\n");
     write_file_atomically(o.out + "/plan.json",
                           json{{"dataset", rp.dataset_info}, {"groups", rp.group_info}}.dump(2) +
@@ -563,6 +588,11 @@ json summarize_records(const std::string & rundir, const record_source & each) {
         kinds[kind] = a.to_json();
     }
     json s = {{"totals", all.to_json()}, {"kinds", kinds}, {"groups", groups}};
+    if (fs::exists(rundir + "/errors.jsonl")) {  // records that could not be generated
+        int64_t n = 0;
+        for_each_jsonl_object(rundir + "/errors.jsonl", "errors file", [&](const json &, long) { ++n; });
+        s["errors"] = n;
+    }
     if (fs::exists(rundir + "/run.json")) {
         s["settings"] = read_run_settings(rundir + "/run.json");
     }
