@@ -437,6 +437,72 @@ TEST(Pipeline, RecordsThatCannotBeGeneratedGoToErrorsJsonl) {
     EXPECT_NE(run_dare("report " + t / "run").output.find("could not be generated"), std::string::npos);
 }
 
+// Incremental refresh: after the histories of two sampled users and the
+// title of a sampled movie change, --reuse-from copies every other record
+// (texts unchanged, "reused": true) and generates exactly those three; other
+// decoding settings are refused, naming them.
+TEST(Pipeline, ReuseFromGeneratesOnlyChangedRecords) {
+    temp_dir t;
+    // Without a warm-up phase (a warm-up user's prompt is built from half the
+    // history, so it would count as changed: a reusing run has no warm-up).
+    const std::string common = " --limit 10 --max-tokens 8 --threads 2 --verify strict --warmup-fraction 0";
+    ASSERT_EQ(run_dare("run --out " + t / "old" + common).exit_code, 0);
+    const auto old = read_records(t / "old/knowledge.jsonl");
+    std::set<std::string> users, items;
+    for (const auto & j : old) {
+        (j["kind"] == "user" ? users : items).insert(j["id"].get<std::string>());
+    }
+    ASSERT_GE(users.size(), 2u);
+    ASSERT_GE(items.size(), 1u);
+    const std::set<std::string> changed_users = {*users.begin(), *std::next(users.begin())};
+    const std::string changed_item = *items.begin();
+    // The dataset again, with those users' ratings and that movie's title changed.
+    const std::string data = t / "data";
+    std::filesystem::copy(dare::default_dataset_path(), data);
+    auto rewrite = [](const std::string & path, const std::function<std::string(const std::string &)> & fn) {
+        std::istringstream in(read_file(path));
+        std::string out, line;
+        while (std::getline(in, line)) {
+            out += fn(line) + "\n";
+        }
+        write_file(path, out);
+    };
+    rewrite(data + "/ratings.csv", [&](const std::string & line) {  // userId,movieId,rating,timestamp
+        const auto c1 = line.find(','), c2 = line.find(',', c1 + 1), c3 = line.find(',', c2 + 1);
+        if (!changed_users.count(line.substr(0, c1))) {
+            return line;
+        }
+        const std::string rating = line.substr(c2 + 1, c3 - c2 - 1);
+        return line.substr(0, c2 + 1) + (rating == "0.5" ? "1.0" : "0.5") + line.substr(c3);
+    });
+    rewrite(data + "/movies.csv", [&](const std::string & line) {  // movieId,title,genres
+        return line.rfind(changed_item + ",", 0) == 0 ? changed_item + ",\"A Retitled Film (2001)\",Drama" : line;
+    });
+    const auto r = run_dare("run --out " + t / "new" + common + " --dataset " + data + " --reuse-from " + t / "old");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::map<std::string, std::string> old_text;
+    for (const auto & j : old) {
+        old_text[dare::record_key(j)] = j["text"];
+    }
+    std::set<std::string> generated;
+    const auto recs = read_records(t / "new/knowledge.jsonl");
+    EXPECT_EQ(recs.size(), 10u);
+    for (const auto & j : recs) {
+        if (j.value("reused", false)) {
+            EXPECT_EQ(j["text"], old_text[dare::record_key(j)]);
+        } else {
+            generated.insert(dare::record_key(j));
+        }
+    }
+    EXPECT_EQ(generated, (std::set<std::string>{"user:" + *changed_users.begin(),
+                                                "user:" + *std::next(changed_users.begin()), "item:" + changed_item}));
+    EXPECT_EQ(dare::json::parse(read_file(t / "new/summary.json"))["totals"]["reused"], 7);
+    const auto refused = run_dare("run --out " + t / "other" + " --limit 10 --max-tokens 9 --threads 2 --verify strict"
+                                  " --warmup-fraction 0 --reuse-from " + t / "old");
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.output.find("max_tokens: was 8, now 9"), std::string::npos) << refused.output;
+}
+
 TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
     temp_dir t;
     write_file(t / "tmpl.json", "{\"item\": \"Tell me about {titel}\"}");

@@ -53,6 +53,11 @@ struct run_options {
     int history_max = 30;
     std::string templates;            // JSON {"item", "user"} prompt templates (default: KAR)
     std::string pool_from;            // an earlier RUNDIR whose knowledge seeds the pools
+    // Incremental refresh: an earlier RUNDIR made with the same decoding
+    // settings; each of its records whose prompt is unchanged is copied
+    // ("reused": true) instead of generated, and its knowledge seeds the pools
+    // (as pool_from). Throws dare::error when its decoding settings differ.
+    std::string reuse_from;
     uint64_t seed = 42;               // sampling (--limit), grouping
     bool strict_input = false;
     bool force = false;               // accept settings that differ from RUNDIR/run.json

@@ -198,6 +198,10 @@ void add_run_options(CLI::App * c, run_options & o) {
     c->add_option("--templates", o.templates,
                   "JSON {\"item\": ..., \"user\": ...} prompt templates; placeholders {title} {genres} / {history} "
                   "{profile}");
+    c->add_option("--reuse-from", o.reuse_from,
+                  "Earlier run folder made with the same decoding settings: its records whose prompts are unchanged "
+                  "are copied instead of generated (incremental refresh: only new and changed users and items are "
+                  "generated), and its knowledge seeds each group's pool");
     c->add_option("--pool-from", o.pool_from,
                   "Earlier run folder whose knowledge seeds each group's pool (periodic refresh: no warm-up phase)");
     c->add_option("--index", o.index, "Pool index: trie (DARE n-gram trie) or suffix (longest suffix match)")

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "../util/mix.h"
 #include "dare/dataset.h"
@@ -69,6 +71,9 @@ json settings_of(const run_options & o, const dataset & d) {
     if (o.test_fraction > 0) {
         s["test_fraction"] = o.test_fraction;
     }
+    if (!o.reuse_from.empty()) {
+        s["reuse_from"] = fs::weakly_canonical(o.reuse_from).string();
+    }
     if (g.chat_template != "auto") {  // a file's text, so that an edited file counts as other settings
         s["chat_template"] = fs::is_regular_file(g.chat_template) ? read_file_bytes(g.chat_template) : g.chat_template;
     }
@@ -112,7 +117,7 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
     for (int32_t i : chosen) {
         members[g.of[i]].push_back(i);
     }
-    const bool warm = o.pool_from.empty() && o.gen.mode == "dare";
+    const bool warm = o.pool_from.empty() && o.reuse_from.empty() && o.gen.mode == "dare";
     for (size_t k = 0; k < groups.size(); ++k) {
         auto & gp = groups[k];
         gp.warmup = warm ? static_cast<int64_t>(std::floor(o.warmup_fraction * static_cast<double>(members[k].size()))) : 0;
@@ -158,6 +163,60 @@ std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & r
     return out;
 }
 
+// Settings that choose records and write their prompts: they may differ
+// between a run and the run it reuses (the prompt comparison covers them).
+bool shapes_records_only(const std::string & key) {
+    static const std::set<std::string> keys = {"dataset", "dataset_format", "target", "limit", "top_items",
+                                               "test_fraction", "grouping", "user_groups", "genre_groups",
+                                               "warmup_fraction", "history_max", "templates", "pool_from",
+                                               "reuse_from", "seed"};
+    return keys.count(key) != 0;
+}
+
+// --reuse-from: appends to `out` every planned record not yet there whose
+// kind, id and prompt an earlier run's record has, copied with this plan's
+// group and phase and "reused": true. Returns how many.
+int64_t reuse_records(const std::string & old_dir, const json & settings, const std::vector<group_plan> & plan,
+                      record_log & out) {
+    const json before = read_run_settings(old_dir + "/run.json");
+    if (before.empty()) {
+        throw error("--reuse-from " + old_dir + ": not a dare run folder (no run.json)");
+    }
+    std::string diff;
+    for (const auto & [k, v] : settings.items()) {
+        if (!shapes_records_only(k) && (!before.contains(k) || before[k] != v)) {
+            diff += "\n  " + k + ": was " + (before.contains(k) ? before[k].dump() : "unset") + ", now " + v.dump();
+        }
+    }
+    if (!diff.empty()) {
+        throw error("--reuse-from " + old_dir + ": made with other decoding settings, so its records cannot be reused:" +
+                    diff);
+    }
+    std::map<std::string, json> old;
+    for_each_jsonl_object(old_dir + "/knowledge.jsonl", "knowledge file", [&](const json & j, long) {
+        if (j.contains("prompt") && j.contains("text")) {
+            old[record_key(j)] = j;
+        }
+    });
+    int64_t n = 0;
+    for (const auto & gp : plan) {
+        for (const auto & r : gp.records) {
+            const std::string key = r.kind + ":" + r.id;
+            const auto it = old.find(key);
+            if (out.contains(key) || it == old.end() || it->second["prompt"] != r.prompt) {
+                continue;
+            }
+            json rec = it->second;
+            rec["group"] = r.group;
+            rec["phase"] = r.phase;
+            rec["reused"] = true;
+            out.append(rec);
+            ++n;
+        }
+    }
+    return n;
+}
+
 }  // namespace
 
 run_options default_run_options() {
@@ -184,6 +243,9 @@ run_plan plan_run(const run_options & o) {
     }
     if (!(o.test_fraction >= 0.0 && o.test_fraction < 1.0)) {
         throw error("--test-fraction must be in [0, 1)");
+    }
+    if (!o.reuse_from.empty() && !o.pool_from.empty()) {
+        throw error("--reuse-from seeds the pools from its run already; drop --pool-from");
     }
     parse_index_kind(o.index);
     // 1. Inputs: dataset, templates, groups.
@@ -336,6 +398,11 @@ json run_pipeline(const run_options & o) {
             done_by_group[rec["kind"].get<std::string>() + "/" + rec["group"].get<std::string>()].push_back(&rec);
         }
     }
+    if (!o.reuse_from.empty()) {
+        const int64_t reused = reuse_records(o.reuse_from, settings, plan, out);
+        std::fprintf(stderr, "%s: %lld records reused from %s (unchanged prompts)\n", o.out.c_str(),
+                     static_cast<long long>(reused), o.reuse_from.c_str());
+    }
     int64_t already = 0;
     for (const auto & gp : plan) {
         for (const auto & r : gp.records) {
@@ -350,6 +417,9 @@ json run_pipeline(const run_options & o) {
     std::map<std::string, std::vector<json>> seed_records;
     if (!o.pool_from.empty() && session.drafts_from_pool()) {
         seed_records = earlier_knowledge(o.pool_from);
+    }
+    if (!o.reuse_from.empty() && session.drafts_from_pool()) {
+        seed_records = earlier_knowledge(o.reuse_from);
     }
     const uint64_t fp = session.get_model().info().vocab_fingerprint;
     progress prog("run", total, already);
@@ -389,7 +459,9 @@ json run_pipeline(const run_options & o) {
                     session.reinsert(*g.pool, rec["prompt"].get<std::string>(), rec["text"].get<std::string>());
                 }
                 for (const json * rec : done) {
-                    session.reinsert(*g.pool, (*rec)["prompt"].get<std::string>(), (*rec)["text"].get<std::string>());
+                    if (!rec->value("reused", false)) {  // a reused record's text is among the seeds already
+                        session.reinsert(*g.pool, (*rec)["prompt"].get<std::string>(), (*rec)["text"].get<std::string>());
+                    }
                 }
             }
         }
@@ -532,7 +604,7 @@ json summarize_run(const std::string & rundir) {
 json summarize_records(const std::string & rundir, const record_source & each) {
     const std::string path = rundir + "/knowledge.jsonl";
     struct acc {
-        int64_t records = 0, tokens = 0, passes = 0, regenerated = 0;
+        int64_t records = 0, tokens = 0, passes = 0, regenerated = 0, reused = 0;
         double seconds = 0, prefill_seconds = 0;
         health_totals health;
         json to_json() const {
@@ -543,7 +615,8 @@ json summarize_records(const std::string & rundir, const record_source & each) {
                       {"prefill_seconds", prefill_seconds},
                       {"tau", passes ? static_cast<double>(tokens) / passes : 0.0},
                       {"tokens_per_second", seconds > 0 ? tokens / seconds : 0.0},
-                      {"regenerated", regenerated}};
+                      {"regenerated", regenerated},
+                      {"reused", reused}};
             if (health.records() > 0) {
                 j["health"] = health.to_json();
             }
@@ -568,6 +641,7 @@ json summarize_records(const std::string & rundir, const record_source & each) {
             a->seconds += j["seconds"].get<double>();
             a->prefill_seconds += j.value("prefill_seconds", 0.0);
             a->regenerated += j.value("guard", "") == "regenerated" ? 1 : 0;
+            a->reused += j.value("reused", false) ? 1 : 0;
             if (j.contains("health")) {
                 a->health.add(j["health"]);
             }
