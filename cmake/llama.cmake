@@ -21,9 +21,13 @@ endif()
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
-set(LLAMA_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
+# llama.cpp's server only for bench/job.sh (DARE_LLAMA_SERVER), without its
+# web UI (nothing is downloaded or built with npm).
+set(LLAMA_BUILD_TOOLS ${DARE_LLAMA_SERVER} CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
-set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_SERVER ${DARE_LLAMA_SERVER} CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
 set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
 set(LLAMA_CURL OFF CACHE BOOL "" FORCE)
@@ -50,6 +54,6 @@ add_subdirectory("${DARE_LLAMA_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FRO
 
 # llama.cpp's GGUF splitter, built on demand (bench/gpu.sh pack: the model
 # reaches the GPU machine in pieces of at most 44 MiB).
-if(EXISTS "${DARE_LLAMA_DIR}/tools/gguf-split/CMakeLists.txt")
+if(NOT DARE_LLAMA_SERVER AND EXISTS "${DARE_LLAMA_DIR}/tools/gguf-split/CMakeLists.txt")  # the tools bring it otherwise
   add_subdirectory("${DARE_LLAMA_DIR}/tools/gguf-split" "${CMAKE_BINARY_DIR}/gguf-split" EXCLUDE_FROM_ALL)
 endif()

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""The table of bench/job.sh: per kind and configuration, the median wall
+seconds of the whole job over the repetitions (model load included),
+records per hour, speed against `dare run --mode vanilla --parallel 1`
+(vanilla-seq) and against the fastest llama.cpp configuration, and the text
+health of the first repetition's records (definitions: docs/quality.md).
+
+Usage: job_table.py WORKDIR TIMES_TSV CONFIG...
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+from health_table import figures
+
+work, times_path, configs = sys.argv[1], sys.argv[2], sys.argv[3:]
+walls = defaultdict(list)
+for line in open(times_path, encoding="utf-8"):
+    config, rep, kind, secs = line.split("\t")
+    walls[(config, kind)].append(float(secs))
+for kind in ("items", "users", "both"):
+    def wall(c):
+        if kind == "both":
+            return wall_of(c, "items") + wall_of(c, "users")
+        return wall_of(c, kind)
+
+    def wall_of(c, k):
+        return statistics.median(walls[(c, k)]) if walls[(c, k)] else float("nan")
+
+    present = [c for c in configs if walls[(c, "items")] or walls[(c, "users")]]
+    llama = [c for c in present if c.startswith("llama")]
+    best_llama = min(llama, key=wall) if llama else None
+    print(f"\n### {kind}\n")
+    print("| configuration | runs | wall s | records/h | vs vanilla-seq | vs best llama.cpp | echo-only % | looped % | words | grounding % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in present:
+        kinds = ["items", "users"] if kind == "both" else [kind]
+        n = 0
+        health = []
+        for k in kinds:
+            f = figures([f"{work}/{c}-r1-{k}"], k[:-1])
+            if f:
+                n += f["n"]
+                health.append(f)
+        w = wall(c)
+        mean = lambda key: sum(h[key] * h["n"] for h in health) / max(1, sum(h["n"] for h in health))
+        base = wall("vanilla-seq") / w if walls[("vanilla-seq", "items")] else float("nan")
+        vs_llama = wall(best_llama) / w if best_llama else float("nan")
+        runs = min(len(walls[(c, k)]) for k in kinds)
+        print(f"| {c} | {runs} | {w:.1f} | {3600 * n / w:.0f} | {base:.2f}x | {vs_llama:.2f}x | "
+              f"{mean('echo'):.1f} | {mean('looped'):.1f} | {mean('words'):.0f} | {mean('ground'):.0f} |")
