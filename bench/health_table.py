@@ -30,6 +30,7 @@ def figures(dirs, kind):
     pre = [sum(r.get("prefill_seconds", 0) for r in records(d) if r["kind"] == kind) for d in dirs]
     return {
         "n": n,
+        "without_health": sum(1 for x in h if not x),
         "echo": 100 * mean("echo_only"),
         "looped": 100 * mean("looped"),
         "new": 100 * mean("new_words"),

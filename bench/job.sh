@@ -74,8 +74,14 @@ for REP in $(seq 1 "$REPS"); do
   [ $((REP % 2)) -eq 0 ] && ORDER="$(echo "$CONFIGS" | tr ' ' '\n' | tac | tr '\n' ' ')"
   for KIND in items users; do
     # vanilla-seq of repetition 1 first: its prompts feed the llama.cpp client.
-    [ "$REP" -eq 1 ] && case " $CONFIGS " in *" vanilla-seq "*) ;; *) run_dare vanilla-seq 1 "$KIND" ;; esac
-    for C in $ORDER; do
+    KIND_ORDER="$ORDER"
+    if [ "$REP" -eq 1 ]; then
+      case " $CONFIGS " in
+        *" vanilla-seq "*) KIND_ORDER="vanilla-seq $(echo " $ORDER " | sed 's/ vanilla-seq / /')" ;;
+        *) run_dare vanilla-seq 1 "$KIND" ;;
+      esac
+    fi
+    for C in $KIND_ORDER; do
       echo "== rep $REP $KIND $C $(date -u +%T)" >&2
       if [ -n "${LLAMA_ARGS[$C]+x}" ]; then run_llama "$C" "$REP" "$KIND"; else run_dare "$C" "$REP" "$KIND"; fi
     done

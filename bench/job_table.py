@@ -41,11 +41,15 @@ for kind in ("items", "users", "both"):
             f = figures([f"{work}/{c}-r1-{k}"], k[:-1])
             if f:
                 n += f["n"]
-                health.append(f)
+                if not f["without_health"]:  # records without health figures show n/a, not 0
+                    health.append(f)
         w = wall(c)
-        mean = lambda key: sum(h[key] * h["n"] for h in health) / max(1, sum(h["n"] for h in health))
+        def mean(key):  # "n/a" when the configuration has no health figures
+            if not health:
+                return "n/a"
+            return f"{sum(h[key] * h['n'] for h in health) / sum(h['n'] for h in health):.{0 if key in ('words', 'ground') else 1}f}"
         base = wall("vanilla-seq") / w if walls[("vanilla-seq", "items")] else float("nan")
         vs_llama = wall(best_llama) / w if best_llama else float("nan")
         runs = min(len(walls[(c, k)]) for k in kinds)
         print(f"| {c} | {runs} | {w:.1f} | {3600 * n / w:.0f} | {base:.2f}x | {vs_llama:.2f}x | "
-              f"{mean('echo'):.1f} | {mean('looped'):.1f} | {mean('words'):.0f} | {mean('ground'):.0f} |")
+              f"{mean('echo')} | {mean('looped')} | {mean('words')} | {mean('ground')} |")

@@ -12,6 +12,7 @@ mkdir -p "$BUILD"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
       -DDARE_FUZZ=ON >"$BUILD/configure.log" 2>&1; then
+    rm -f "$BUILD/CMakeCache.txt"  # so that the next call configures again
     tail -n 40 "$BUILD/configure.log" >&2
     echo "[build-sanitized] configure failed; full log: $BUILD/configure.log" >&2
     exit 1

@@ -13,6 +13,7 @@ BUILD="${DARE_BUILD_DIR:-build}"
 mkdir -p "$BUILD"
 if [ ! -f "$BUILD/CMakeCache.txt" ] || [ $# -gt 0 ]; then
   if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" >"$BUILD/configure.log" 2>&1; then
+    rm -f "$BUILD/CMakeCache.txt"  # so that the next call configures again
     tail -n 40 "$BUILD/configure.log" >&2
     echo "[build] configure failed; full log: $BUILD/configure.log" >&2
     exit 1

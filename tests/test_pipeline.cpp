@@ -180,9 +180,11 @@ struct stopped_run {
 stopped_run run_and_signal(const std::string & out, const std::string & args, size_t lines, int sig = SIGKILL,
                            const std::function<void(pid_t)> & meanwhile = {}) {
     const std::string log = out + ".log";
-    const pid_t pid = start_dare("run --out " + out + " " + args, log);
+    const dare_child child = start_dare("run --out " + out + " " + args, log);
+    const pid_t pid = child.pid;
     stopped_run r;
-    if (pid < 0) {
+    if (pid <= 0) {
+        wait_dare(child);
         return r;
     }
     const std::string records = out + "/knowledge.jsonl";
@@ -195,7 +197,7 @@ stopped_run run_and_signal(const std::string & out, const std::string & args, si
     }
     r.lines = count_lines(records);
     kill(pid, sig);
-    r.exit_code = wait_dare(pid);
+    r.exit_code = wait_dare(child);
     r.output = read_file(log);
     return r;
 }
@@ -497,6 +499,22 @@ TEST(Pipeline, ReuseFromGeneratesOnlyChangedRecords) {
     EXPECT_EQ(generated, (std::set<std::string>{"user:" + *changed_users.begin(),
                                                 "user:" + *std::next(changed_users.begin()), "item:" + changed_item}));
     EXPECT_EQ(dare::json::parse(read_file(t / "new/summary.json"))["totals"]["reused"], 7);
+    EXPECT_EQ(r.output.find("resuming"), std::string::npos) << r.output;  // a first run, not a resumed one
+    // A group's saved pool counts every record of the group, reused ones
+    // included, so that a resumed run reloads it instead of rebuilding it.
+    std::map<std::string, int64_t> per_group;
+    for (const auto & j : recs) {
+        ++per_group[j["kind"].get<std::string>() + "-" + j["group"].get<std::string>()];
+    }
+    size_t manifests = 0;
+    for (const auto & e : std::filesystem::directory_iterator(t / "new/pools")) {
+        if (e.path().extension() == ".json") {
+            ++manifests;
+            EXPECT_EQ(dare::json::parse(read_file(e.path().string()))["records"], per_group[e.path().stem().string()])
+                << e.path();
+        }
+    }
+    EXPECT_GE(manifests, 1u);
     const auto refused = run_dare("run --out " + t / "other" + " --limit 10 --max-tokens 9 --threads 2 --verify strict"
                                   " --warmup-fraction 0 --reuse-from " + t / "old");
     EXPECT_EQ(refused.exit_code, 1);
@@ -515,6 +533,12 @@ TEST(Pipeline, BadOptionsAndInputsFailBeforeWriting) {
     EXPECT_NE(r.output.find("not a dataset"), std::string::npos) << r.output;
     r = run_dare("run --out " + t / "c" + " --warmup-fraction 1.5");
     EXPECT_EQ(r.exit_code, 2) << r.output;
+    // A model that cannot be loaded leaves no settings behind, so the
+    // corrected command is not refused as "other settings".
+    r = run_dare("run --out " + t / "d" + " " + kSmall + " --model " + t / "missing.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(t / "d/run.json"));
+    EXPECT_FALSE(std::filesystem::exists(t / "d/knowledge.jsonl"));
 }
 
 // One writer per run folder: a second dare run on a folder another one is

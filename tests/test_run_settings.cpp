@@ -20,9 +20,11 @@ TEST(RunSettings, ChangedSettingsAreNamedAndRefusedUnlessForced) {
     temp_dir d;
     write_file(d / "run.json", R"({"mode": "dare", "max_tokens": 128, "model": "m.gguf"})");
     EXPECT_EQ(dare::run_model_file(d.str()), "m.gguf");
-    EXPECT_NO_THROW(dare::check_run_settings(d / "run.json", json{{"mode", "dare"}, {"max_tokens", 128}}, false));
+    EXPECT_NO_THROW(dare::check_run_settings(
+        d / "run.json", json{{"mode", "dare"}, {"max_tokens", 128}, {"model", "m.gguf"}}, false));
     try {
-        dare::check_run_settings(d / "run.json", json{{"mode", "vanilla"}, {"max_tokens", 128}, {"seed", 1}}, false);
+        dare::check_run_settings(
+            d / "run.json", json{{"mode", "vanilla"}, {"max_tokens", 128}, {"model", "m.gguf"}, {"seed", 1}}, false);
         FAIL() << "changed settings accepted";
     } catch (const dare::error & e) {
         const std::string what = e.what();
@@ -32,6 +34,26 @@ TEST(RunSettings, ChangedSettingsAreNamedAndRefusedUnlessForced) {
         EXPECT_NE(what.find("--force"), std::string::npos) << what;
     }
     EXPECT_NO_THROW(dare::check_run_settings(d / "run.json", json{{"mode", "vanilla"}}, true));
+}
+
+// A setting the earlier run had and this one leaves unset (an option such as
+// --chat-template given before and not now) is a change too.
+TEST(RunSettings, RemovedSettingIsAChange) {
+    temp_dir d;
+    write_file(d / "run.json", R"({"mode": "dare", "chat_template": "chatml"})");
+    try {
+        dare::check_run_settings(d / "run.json", json{{"mode", "dare"}}, false);
+        FAIL() << "removed setting accepted";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("chat_template: was \"chatml\", now unset"), std::string::npos) << e.what();
+    }
+    const json before = {{"mode", "dare"}, {"seed", 1}, {"top_items", 50}};
+    const json now = {{"mode", "vanilla"}, {"seed", 2}};
+    EXPECT_EQ(dare::settings_diff(before, now),
+              "\n  mode: was \"dare\", now \"vanilla\"\n  seed: was 1, now 2\n  top_items: was 50, now unset");
+    EXPECT_EQ(dare::settings_diff(before, now, [](const std::string & k) { return k != "mode"; }),
+              "\n  mode: was \"dare\", now \"vanilla\"");
+    EXPECT_EQ(dare::settings_diff(before, before), "");
 }
 
 TEST(RunSettings, UnreadableFileIsAClearError) {

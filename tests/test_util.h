@@ -79,13 +79,40 @@ inline run_result run_dare(const std::string & args) {
     return r;
 }
 
+// A dare process started by start_dare(): its pid, and the pid of the
+// process that copies its output into the log.
+struct dare_child {
+    pid_t pid = -1;
+    pid_t logger = -1;
+};
+
 // Starts the dare binary with `args` in the background, stdout and stderr to
-// `log`; `file_size_limit` > 0 caps every file it writes at that many bytes
-// (RLIMIT_FSIZE: a write past it fails, as on a full disk). Returns its pid.
-inline pid_t start_dare(const std::string & args, const std::string & log, rlim_t file_size_limit = 0) {
-    const std::string cmd = std::string("exec '") + DARE_BIN + "' " + args + " > '" + log + "' 2>&1";
-    const pid_t pid = fork();
-    if (pid == 0) {
+// `log`; `file_size_limit` > 0 caps every file dare writes at that many bytes
+// (RLIMIT_FSIZE: a write past it fails, as on a full disk). dare writes its
+// output into a pipe, which no file-size limit caps; a logger process without
+// the limit copies it into `log`.
+inline dare_child start_dare(const std::string & args, const std::string & log, rlim_t file_size_limit = 0) {
+    const std::string cmd = std::string("exec '") + DARE_BIN + "' " + args;
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) {
+        return {};
+    }
+    dare_child c;
+    const std::string copy = "exec cat > '" + log + "'";
+    c.logger = fork();
+    if (c.logger == 0) {  // a fresh process (exec): it holds none of the test's descriptors
+        dup2(pipe_fds[0], STDIN_FILENO);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        execl("/bin/sh", "sh", "-c", copy.c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    c.pid = fork();
+    if (c.pid == 0) {
+        close(pipe_fds[0]);
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        dup2(pipe_fds[1], STDERR_FILENO);
+        close(pipe_fds[1]);
         if (file_size_limit > 0) {
             const rlimit lim{file_size_limit, file_size_limit};
             setrlimit(RLIMIT_FSIZE, &lim);
@@ -93,13 +120,20 @@ inline pid_t start_dare(const std::string & args, const std::string & log, rlim_
         execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
-    return pid;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return c;
 }
 
 // Waits for a process from start_dare(); its exit code, 128 + signal if killed.
-inline int wait_dare(pid_t pid) {
+// The log is complete when it returns.
+inline int wait_dare(const dare_child & c) {
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid) {
+    const bool ok = c.pid > 0 && waitpid(c.pid, &status, 0) == c.pid;
+    if (c.logger > 0) {
+        waitpid(c.logger, nullptr, 0);
+    }
+    if (!ok) {
         return -1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

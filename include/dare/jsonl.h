@@ -38,6 +38,11 @@ void for_each_jsonl_object(const std::string & path, const char * what,
 // disk says that a rerun resumes once space is freed.
 error write_failure(const std::string & path, int err);
 
+// Appends all `size` bytes of `data` at the end of the open file `fd` (named
+// PATH in messages). A failed write cuts the part that was written, so the
+// file ends where it did, and throws write_failure(PATH, errno).
+void append_whole(int fd, const std::string & path, const void * data, size_t size);
+
 // Writes PATH.tmp, then renames it over PATH: readers never see half a file.
 // On a failed write PATH is left as it was and PATH.tmp is removed.
 void write_file_atomically(const std::string & path, const std::string & content);

@@ -87,5 +87,10 @@ std::unique_ptr<token_index> make_index(index_kind k, const index_options & o = 
 // version, a checksum mismatch, or another vocabulary.
 void save_pool(const std::string & path, const token_index & idx, uint64_t vocab_fingerprint);
 std::unique_ptr<token_index> load_pool(const std::string & path, uint64_t expected_vocab_fingerprint);
+// The same format in memory (pools sent between processes); `name` is the
+// source named in errors.
+std::string pool_bytes(const token_index & idx, uint64_t vocab_fingerprint);
+std::unique_ptr<token_index> pool_from_bytes(const std::string & bytes, uint64_t expected_vocab_fingerprint,
+                                             const std::string & name);
 
 }  // namespace dare

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,8 +34,9 @@ class row_store {
     std::string rows_path_, ids_path_;
     int32_t dim_ = 0;
     std::vector<std::string> ids_;
-    FILE * rows_ = nullptr;
-    FILE * idf_ = nullptr;
+    int rows_ = -1, idf_ = -1;  // append-only descriptors
+
+    void close_files();
 };
 
 }  // namespace dare

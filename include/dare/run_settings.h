@@ -3,6 +3,7 @@
 // it resumes, and dare encode reads the model from them. Model-free.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,12 @@ namespace dare {
 // Throws dare::error "PATH: unreadable run settings; ..." if the file is not
 // a JSON object.
 nlohmann::json read_run_settings(const std::string & path);
+
+// One line "\n  KEY: was OLD, now NEW" per key whose value differs between
+// `before` and `now`, a key present in only one of them included ("unset" on
+// the other side), keys that `skip` accepts left out; "" when none differ.
+std::string settings_diff(const nlohmann::json & before, const nlohmann::json & now,
+                          const std::function<bool(const std::string &)> & skip = {});
 
 // Refuses (dare::error naming every changed setting, old and new) to resume a
 // run whose PATH holds other settings than `now`, unless `force`.

@@ -3,7 +3,11 @@ texts and errors. Needs the built CLI (build/tools/dare/dare, or $DARE_BIN)
 and the bundled model and dataset (scripts/setup.sh)."""
 import json
 import os
+import signal
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +111,48 @@ def test_errors_carry_the_cli_messages(tmp_path):
     (tmp_path / "bad.pool").write_text("not a pool")
     with pytest.raises(dare.Error, match="not a dare pool file"):
         s.load_pool(str(tmp_path / "bad.pool"))
+
+
+def test_one_session_from_two_threads_writes_the_texts_of_one_call():
+    s = dare.Session(max_tokens=16, threads=2)
+    want = [r["text"] for r in s.generate(PROMPTS)]
+    got = [None, None]
+
+    def work(k):
+        got[k] = [r["text"] for r in s.generate(PROMPTS)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want, want]
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_a_rerun_resumes(tmp_path):
+    out = tmp_path / "run"
+    opts = dict(limit=10, max_tokens=48, threads=2, verify="strict")
+    script = ("import sys, dare\n"
+              "try:\n"
+              f"    dare.run(sys.argv[1], **{opts!r})\n"
+              "except KeyboardInterrupt:\n"
+              "    sys.exit(3)\n")
+    p = subprocess.Popen([sys.executable, "-c", script, str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    knowledge = out / "knowledge.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        if knowledge.exists() and knowledge.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 3, err  # KeyboardInterrupt reached Python
+    kept = records(knowledge)  # whole records only
+    assert 2 <= len(kept) < 10
+    summary = dare.run(str(out), **opts)
+    assert summary["totals"]["records"] == 10
+    keys = [(r["kind"], r["id"]) for r in records(knowledge)]
+    assert len(keys) == len(set(keys)) == 10
+    assert [(r["kind"], r["id"], r["text"]) for r in kept] == \
+        [(r["kind"], r["id"], r["text"]) for r in records(knowledge)[:len(kept)]]

@@ -2,8 +2,6 @@
 // in include/dare/cli_options.h).
 #include "dare/cli_options.h"
 
-#include <algorithm>
-
 #include "dare/error.h"
 
 namespace dare {

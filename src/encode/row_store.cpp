@@ -1,7 +1,12 @@
 // dare encode's resumable row store (contract in include/dare/row_store.h).
 #include "dare/row_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -39,26 +44,42 @@ row_store::row_store(const std::string & out, const std::string & kind, int32_t 
         kept += id + "\n";
     }
     write_file_atomically(ids_path_, kept);
-    rows_ = std::fopen(rows_path_.c_str(), "ab");
-    idf_ = std::fopen(ids_path_.c_str(), "ab");
-    if (!rows_ || !idf_) {
-        const int err = errno;
-        if (rows_) std::fclose(rows_);
-        if (idf_) std::fclose(idf_);
-        throw error(out + ": cannot write the encoding work files (" + std::strerror(err) + ")");
+    rows_ = ::open(rows_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int rows_err = errno;
+    idf_ = ::open(ids_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (rows_ < 0 || idf_ < 0) {
+        const int err = rows_ < 0 ? rows_err : errno;
+        const std::string & path = rows_ < 0 ? rows_path_ : ids_path_;
+        close_files();
+        throw error(path + ": cannot open for writing (" + std::strerror(err) + ")");
     }
 }
 
-row_store::~row_store() {
-    std::fclose(rows_);
-    std::fclose(idf_);
+void row_store::close_files() {
+    for (int * fd : {&rows_, &idf_}) {
+        if (*fd >= 0) {
+            ::close(*fd);
+            *fd = -1;
+        }
+    }
 }
 
+row_store::~row_store() { close_files(); }
+
 void row_store::append(const std::string & id, std::span<const float> v) {
-    // Row first, then its id: an id line is only there once its row is.
-    if (std::fwrite(v.data(), sizeof(float), v.size(), rows_) != v.size() || std::fflush(rows_) != 0 ||
-        std::fprintf(idf_, "%s\n", id.c_str()) < 0 || std::fflush(idf_) != 0) {
-        throw write_failure(rows_path_, errno);
+    // Row first, then its id: an id line is only there once its row is. A
+    // failed id write also cuts its row, so both files end on the same row.
+    const off_t rows_end = ::lseek(rows_, 0, SEEK_END);
+    append_whole(rows_, rows_path_, v.data(), v.size_bytes());
+    const std::string line = id + "\n";
+    try {
+        append_whole(idf_, ids_path_, line.data(), line.size());
+    } catch (const error &) {
+        if (rows_end >= 0) {
+            const int rc = ::ftruncate(rows_, rows_end);  // if this fails too, the reopening cuts the row
+            (void) rc;
+        }
+        throw;
     }
     ids_.push_back(id);
 }

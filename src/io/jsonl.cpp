@@ -242,19 +242,23 @@ record_log::~record_log() {
     }
 }
 
-void record_log::append(const json & record) {
-    const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-    const off_t start = ::lseek(fd_, 0, SEEK_END);
-    if (!write_all(fd_, line.data(), line.size())) {
+void append_whole(int fd, const std::string & path, const void * data, size_t size) {
+    const off_t start = ::lseek(fd, 0, SEEK_END);
+    if (!write_all(fd, static_cast<const char *>(data), size)) {
         const int err = errno;
-        // Cut the part of the line that made it, so the file holds whole
-        // records only (a rerun would also repair it, as after a kill).
+        // Cut the part that made it, so the file holds whole records only
+        // (a rerun would also repair it, as after a kill).
         if (start >= 0) {
-            const int rc = ::ftruncate(fd_, start);  // if this fails too, the reopening repairs the torn line
+            const int rc = ::ftruncate(fd, start);  // if this fails too, the reopening repairs the torn end
             (void) rc;
         }
-        throw write_failure(path_, err);
+        throw write_failure(path, err);
     }
+}
+
+void record_log::append(const json & record) {
+    const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    append_whole(fd_, path_, line.data(), line.size());
     done_.insert(record_key(record));
 }
 

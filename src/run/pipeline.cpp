@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "../util/mix.h"
 #include "dare/dataset.h"
@@ -16,8 +17,10 @@
 #include "dare/paths.h"
 #include "dare/progress.h"
 #include "dare/prompts.h"
+#include "dare/run_folder.h"
 #include "dare/run_settings.h"
 #include "dare/session.h"
+#include "dare/signals.h"
 
 namespace dare {
 
@@ -144,79 +147,6 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
     return groups;
 }
 
-std::string pool_stem(const std::string & rundir, const std::string & kind, const std::string & group) {
-    return rundir + "/pools/" + kind + "-" + group;
-}
-
-// Knowledge records of an earlier run, by "kind/group".
-std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir) {
-    const std::string path = rundir + "/knowledge.jsonl";
-    if (!fs::exists(path)) {
-        throw error("--pool-from " + rundir + ": no knowledge.jsonl there");
-    }
-    std::map<std::string, std::vector<json>> out;
-    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long) {
-        if (j.contains("kind") && j.contains("group") && j.contains("prompt") && j.contains("text")) {
-            out[j["kind"].get<std::string>() + "/" + j["group"].get<std::string>()].push_back(j);
-        }
-    });
-    return out;
-}
-
-// Settings that choose records and write their prompts: they may differ
-// between a run and the run it reuses (the prompt comparison covers them).
-bool shapes_records_only(const std::string & key) {
-    static const std::set<std::string> keys = {"dataset", "dataset_format", "target", "limit", "top_items",
-                                               "test_fraction", "grouping", "user_groups", "genre_groups",
-                                               "warmup_fraction", "history_max", "templates", "pool_from",
-                                               "reuse_from", "seed"};
-    return keys.count(key) != 0;
-}
-
-// --reuse-from: appends to `out` every planned record not yet there whose
-// kind, id and prompt an earlier run's record has, copied with this plan's
-// group and phase and "reused": true. Returns how many.
-int64_t reuse_records(const std::string & old_dir, const json & settings, const std::vector<group_plan> & plan,
-                      record_log & out) {
-    const json before = read_run_settings(old_dir + "/run.json");
-    if (before.empty()) {
-        throw error("--reuse-from " + old_dir + ": not a dare run folder (no run.json)");
-    }
-    std::string diff;
-    for (const auto & [k, v] : settings.items()) {
-        if (!shapes_records_only(k) && (!before.contains(k) || before[k] != v)) {
-            diff += "\n  " + k + ": was " + (before.contains(k) ? before[k].dump() : "unset") + ", now " + v.dump();
-        }
-    }
-    if (!diff.empty()) {
-        throw error("--reuse-from " + old_dir + ": made with other decoding settings, so its records cannot be reused:" +
-                    diff);
-    }
-    std::map<std::string, json> old;
-    for_each_jsonl_object(old_dir + "/knowledge.jsonl", "knowledge file", [&](const json & j, long) {
-        if (j.contains("prompt") && j.contains("text")) {
-            old[record_key(j)] = j;
-        }
-    });
-    int64_t n = 0;
-    for (const auto & gp : plan) {
-        for (const auto & r : gp.records) {
-            const std::string key = r.kind + ":" + r.id;
-            const auto it = old.find(key);
-            if (out.contains(key) || it == old.end() || it->second["prompt"] != r.prompt) {
-                continue;
-            }
-            json rec = it->second;
-            rec["group"] = r.group;
-            rec["phase"] = r.phase;
-            rec["reused"] = true;
-            out.append(rec);
-            ++n;
-        }
-    }
-    return n;
-}
-
 }  // namespace
 
 run_options default_run_options() {
@@ -332,102 +262,45 @@ run_plan plan_run(const run_options & o) {
 
 json run_pipeline(const run_options & o) {
     if (o.out.empty()) {
-        throw error("--out RUNDIR is required");
+        throw error("--out RUNDIR is required");  // before planning, which can take a while
     }
     run_plan rp = plan_run(o);
-    const json & settings = rp.settings;
     std::vector<group_plan> & plan = rp.groups;
-    const output_lock lock(o.out + "/knowledge.jsonl");  // before anything in the run folder is written
-    check_run_settings(o.out + "/run.json", settings, o.force);
-    int64_t total = 0;
-    for (const auto & gp : plan) {
-        total += static_cast<int64_t>(gp.records.size());
-    }
+    run_folder folder(o, rp);  // the lock first, then the settings check
 
-    // 2. Model. A record whose prompt cannot fit the context is not
+    // The model. A record whose prompt cannot fit the context is not
     // generated: it goes to errors.jsonl with the reason, and the job goes on.
     generation_session session(o.gen);
-    json errors = json::array();
-    for (auto & gp : plan) {
-        std::erase_if(gp.records, [&](planned_record & r) {
-            r.tokens = session.prompt_tokens(r.prompt);
-            try {
-                session.check_fits(r.tokens.size());
-                return false;
-            } catch (const error & e) {
-                errors.push_back({{"kind", r.kind},
-                                  {"id", r.id},
-                                  {"group", r.group},
-                                  {"phase", r.phase},
-                                  {"prompt_tokens", r.tokens.size()},
-                                  {"error", std::string(e.what()) + " (lower --history-max or raise --ctx)"}});
-                return true;
-            }
-        });
-    }
-    total -= static_cast<int64_t>(errors.size());
-    if (!errors.empty()) {
-        std::fprintf(stderr, "%zu records cannot be generated, listed with the reason in %s/errors.jsonl; first: %s %s: %s\n",
-                     errors.size(), o.out.c_str(), errors[0]["kind"].get<std::string>().c_str(),
-                     errors[0]["id"].get<std::string>().c_str(), errors[0]["error"].get<std::string>().c_str());
-    }
-    fs::create_directories(o.out + "/pools");
-    std::string error_lines;
-    for (const auto & e : errors) {
-        error_lines += e.dump() + "\n";
-    }
-    if (errors.empty()) {
-        std::error_code ec;
-        fs::remove(o.out + "/errors.jsonl", ec);  // from an earlier run with other settings
-    } else {
-        write_file_atomically(o.out + "/errors.jsonl", error_lines);
-    }
-    write_file_atomically(o.out + "/run.json", settings.dump(2) + "\n");
-    write_file_atomically(o.out + "/plan.json",
-                          json{{"dataset", rp.dataset_info}, {"groups", rp.group_info}}.dump(2) +
-                              "\n");
-
-    // 3. Generate: every group's warm-up records, then the rest.
-    record_log out(o.out + "/knowledge.jsonl");
-    if (out.repaired_torn_line()) {
-        std::fprintf(stderr, "%s/knowledge.jsonl: cut off a torn last line left by an interrupted run\n", o.out.c_str());
-    }
-    std::map<std::string, std::vector<const json *>> done_by_group;
-    for (const auto & rec : out.existing()) {
-        if (rec.contains("kind") && rec.contains("group")) {
-            done_by_group[rec["kind"].get<std::string>() + "/" + rec["group"].get<std::string>()].push_back(&rec);
-        }
-    }
-    if (!o.reuse_from.empty()) {
-        const int64_t reused = reuse_records(o.reuse_from, settings, plan, out);
-        std::fprintf(stderr, "%s: %lld records reused from %s (unchanged prompts)\n", o.out.c_str(),
-                     static_cast<long long>(reused), o.reuse_from.c_str());
-    }
-    int64_t already = 0;
+    const json errors = fit_prompts(session, plan);
+    folder.begin();
+    folder.write_errors(errors);
+    int64_t total = 0, already = 0;  // already: done by an earlier invocation of this run
     for (const auto & gp : plan) {
         for (const auto & r : gp.records) {
-            already += out.contains(r.kind + ":" + r.id) ? 1 : 0;
+            ++total;
+            already += folder.contains(r.kind + ":" + r.id) ? 1 : 0;
         }
     }
     if (already > 0) {
         std::fprintf(stderr, "%s: resuming, %lld of %lld records already done\n", o.out.c_str(),
                      static_cast<long long>(already), static_cast<long long>(total));
     }
-    session.restore_draft_estimate(out.existing());
+    const auto reused = static_cast<int64_t>(folder.reuse(plan).size());
+    auto done_by_group = folder.done_by_group();
+    session.restore_draft_estimate(folder.existing());
     std::map<std::string, std::vector<json>> seed_records;
     if (!o.pool_from.empty() && session.drafts_from_pool()) {
-        seed_records = earlier_knowledge(o.pool_from);
+        seed_records = earlier_knowledge(o.pool_from, "--pool-from");
     }
     if (!o.reuse_from.empty() && session.drafts_from_pool()) {
-        seed_records = earlier_knowledge(o.reuse_from);
+        seed_records = earlier_knowledge(o.reuse_from, "--reuse-from");
     }
     const uint64_t fp = session.get_model().info().vocab_fingerprint;
-    progress prog("run", total, already);
+    progress prog("run", total, already + reused);
     double spent = 0, spent_prefill = 0, spent_drafting = 0;  // records generated by this invocation
     // Every group with records left, its pool reloaded or rebuilt.
     struct group_state {
         const group_plan * gp = nullptr;
-        std::string stem;
         std::unique_ptr<token_index> pool;
         int64_t in_pool = 0;  // records whose text the pool holds
     };
@@ -436,33 +309,22 @@ json run_pipeline(const run_options & o) {
         const std::string key = gp.kind + "/" + gp.name;
         int64_t todo = 0;
         for (const auto & r : gp.records) {
-            todo += out.contains(r.kind + ":" + r.id) ? 0 : 1;
+            todo += folder.contains(r.kind + ":" + r.id) ? 0 : 1;
         }
         if (todo == 0) {
             continue;
         }
         group_state g;
         g.gp = &gp;
-        g.stem = pool_stem(o.out, gp.kind, gp.name);
         const auto & done = done_by_group[key];
         if (session.drafts_from_pool()) {
             // Reload the saved pool when it holds exactly the records done so
             // far; otherwise rebuild it: seed records, then this run's records.
-            const json manifest =
-                fs::exists(g.stem + ".json") ? json::parse(read_file_bytes(g.stem + ".json"), nullptr, false) : json();
-            if (manifest.is_object() && manifest.value("records", -1) == static_cast<int64_t>(done.size()) &&
-                fs::exists(g.stem + ".pool")) {
-                g.pool = load_pool(g.stem + ".pool", fp);
+            if (folder.saved_pool_records(gp.kind, gp.name) == static_cast<int64_t>(done.size())) {
+                g.pool = load_pool(pool_stem(o.out, gp.kind, gp.name) + ".pool", fp);
             } else {
                 g.pool = make_index(parse_index_kind(o.index), o.index_opts);
-                for (const auto & rec : seed_records[key]) {
-                    session.reinsert(*g.pool, rec["prompt"].get<std::string>(), rec["text"].get<std::string>());
-                }
-                for (const json * rec : done) {
-                    if (!rec->value("reused", false)) {  // a reused record's text is among the seeds already
-                        session.reinsert(*g.pool, (*rec)["prompt"].get<std::string>(), (*rec)["text"].get<std::string>());
-                    }
-                }
+                fill_pool(session, *g.pool, seed_records[key], done);
             }
         }
         g.in_pool = static_cast<int64_t>(done.size());
@@ -470,8 +332,7 @@ json run_pipeline(const run_options & o) {
     }
     auto save = [&](const group_state & g) {
         if (g.pool) {
-            save_pool(g.stem + ".pool", *g.pool, fp);
-            write_file_atomically(g.stem + ".json", json{{"records", g.in_pool}}.dump() + "\n");
+            folder.save_pool(g.gp->kind, g.gp->name, pool_bytes(*g.pool, fp), g.in_pool);
         }
     };
     // Every group's warm-up records, then the rest (the warmed pools are
@@ -481,9 +342,8 @@ json run_pipeline(const run_options & o) {
     for (const bool warm : {true, false}) {
         std::vector<std::pair<group_state *, const planned_record *>> todo_phase;
         for (auto & g : groups) {
-            for (size_t i = 0; i < g.gp->records.size(); ++i) {
-                const auto & r = g.gp->records[i];
-                if ((static_cast<int64_t>(i) < g.gp->warmup) == warm && !out.contains(r.kind + ":" + r.id)) {
+            for (const auto & r : g.gp->records) {
+                if ((r.phase == "warmup") == warm && !folder.contains(r.kind + ":" + r.id)) {
                     todo_phase.emplace_back(&g, &r);
                 }
             }
@@ -496,10 +356,7 @@ json run_pipeline(const run_options & o) {
             },
             [&](size_t k, generation_result && res) {
                 const auto & [g, r] = todo_phase[k];
-                json rec = {{"kind", r->kind}, {"id", r->id}, {"group", r->group}, {"phase", r->phase}, {"prompt", r->prompt}};
-                rec.update(session.record_fields(res));
-                rec["health"] = health_json(measure_health(r->prompt, res.text, r->ground));
-                out.append(rec);
+                folder.append(run_record(session, *r, res));
                 ++g->in_pool;
                 prog.record_done(res.stats.tokens, res.stats.forward_passes);
                 spent += res.stats.seconds;
@@ -521,9 +378,7 @@ json run_pipeline(const run_options & o) {
                      100.0 * spent_prefill / spent, 100.0 * spent_drafting / spent,
                      100.0 * std::max(0.0, spent - spent_prefill - spent_drafting) / spent);
     }
-    const json summary = summarize_run(o.out);
-    write_file_atomically(o.out + "/summary.json", summary.dump(2) + "\n");
-    return summary;
+    return folder.finish();
 }
 
 std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool warmup, int history_max) {
@@ -538,9 +393,8 @@ std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool w
 
 json reassess_health(const std::string & rundir, const std::string & dataset_dir, bool write) {
     const std::string path = rundir + "/knowledge.jsonl";
-    const json settings = fs::exists(rundir + "/run.json") ? json::parse(read_file_bytes(rundir + "/run.json"), nullptr, false)
-                                                           : json();
-    if (!fs::exists(path) || !settings.is_object()) {
+    const json settings = read_run_settings(rundir + "/run.json");
+    if (!fs::exists(path) || settings.empty()) {
         throw error(rundir + ": not a dare run folder (knowledge.jsonl and run.json)");
     }
     const std::string dir = dataset_dir.empty() ? settings.value("dataset", std::string()) : dataset_dir;

@@ -7,6 +7,7 @@
 #include "dare/budget.h"
 #include "dare/error.h"
 #include "dare/health.h"
+#include "dare/signals.h"
 
 namespace dare {
 
@@ -192,6 +193,7 @@ void generation_session::generate_many(size_t n, const std::function<record_ref(
                                        const std::function<void(size_t, generation_result &&)> & on_done) {
     if (!batched_) {
         for (size_t i = 0; i < n; ++i) {
+            throw_if_stopped();
             const record_ref r = record(i);
             on_done(i, generate(r.prompt, r.prompt_text, r.id, r.pool));
         }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <utility>
 
 namespace dare {
 namespace {
@@ -19,19 +20,44 @@ extern "C" void on_stop_signal(int sig) {
     }
 }
 
-}  // namespace
-
-void install_stop_handlers() {
+struct sigaction stop_action() {
     struct sigaction sa = {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
+    return sa;
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+    const struct sigaction sa = stop_action();
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
-    // Past a file-size limit (ulimit -f) a write fails with EFBIG, reported
-    // like a full disk, instead of the process being killed by SIGXFSZ.
-    std::signal(SIGXFSZ, SIG_IGN);
 }
+
+struct scoped_stop_handlers::saved {
+    struct sigaction int_action = {}, term_action = {};
+};
+
+scoped_stop_handlers::scoped_stop_handlers() : saved_(std::make_unique<saved>()) {
+    clear_stop();
+    const struct sigaction sa = stop_action();
+    for (auto [sig, old] : {std::pair{SIGINT, &saved_->int_action}, std::pair{SIGTERM, &saved_->term_action}}) {
+        sigaction(sig, nullptr, old);
+        if (old->sa_handler != SIG_IGN) {  // an ignored signal stays ignored
+            sigaction(sig, &sa, nullptr);
+        }
+    }
+}
+
+scoped_stop_handlers::~scoped_stop_handlers() {
+    sigaction(SIGINT, &saved_->int_action, nullptr);
+    sigaction(SIGTERM, &saved_->term_action, nullptr);
+    clear_stop();
+}
+
+void ignore_file_size_signal() { std::signal(SIGXFSZ, SIG_IGN); }
 
 int stop_signal() { return g_stop.load(std::memory_order_relaxed); }
 

@@ -64,6 +64,7 @@ void add_generate_command(CLI::App & app, dare::generate_job_options & o) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     c->callback([&o] {
+        dare::install_stop_handlers();
         const auto s = dare::run_generate_job(o);
         std::fprintf(stderr, "%lld records in %s (%lld generated now, %lld already there)",
                      static_cast<long long>(s.records), o.out.c_str(), static_cast<long long>(s.generated),
@@ -84,6 +85,7 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     dare::add_run_options(c, o);
     c->get_option("--out")->required();
     c->callback([&o] {
+        dare::install_stop_handlers();
         const auto s = dare::run_pipeline(o);
         std::fprintf(stderr, "%s", dare::report_table(s).c_str());
         std::fprintf(stderr, "knowledge in %s/knowledge.jsonl; summary in %s/summary.json (dare report %s)\n",
@@ -431,6 +433,7 @@ void add_encode_command(CLI::App & app, dare::encode_options & o) {
         ->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->callback([&o] {
+        dare::install_stop_handlers();
         const auto s = dare::run_encode(o);
         std::printf("encoder %s (dim %d): %lld encoded now, %lld already there; items %lld, users %lld\n",
                     s.encoder.c_str(), s.dim, static_cast<long long>(s.encoded), static_cast<long long>(s.resumed),
@@ -502,7 +505,7 @@ int main(int argc, char ** argv) {
     dare::encode_options encode_opts;
     add_encode_command(app, encode_opts);
     add_info_command(app, info_model);
-    dare::install_stop_handlers();
+    dare::ignore_file_size_signal();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {
