@@ -42,6 +42,10 @@ json run_record(const generation_session & session, const planned_record & r, co
 // flag that gave the folder (--pool-from, --reuse-from), for errors.
 std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir, const std::string & option);
 
+// The records a run's pools are seeded with, by "kind/group": those of
+// --pool-from or --reuse-from (none without either).
+std::map<std::string, std::vector<json>> seed_knowledge(const run_options & o);
+
 // Adds to `pool` the prompt and text of each of `seeds`, then of each of
 // `done` that is not a reused record (a reused record's text is among the
 // seeds already). Checks for a stop request between records.

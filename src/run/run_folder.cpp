@@ -85,6 +85,16 @@ std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & r
     return out;
 }
 
+std::map<std::string, std::vector<json>> seed_knowledge(const run_options & o) {
+    if (!o.pool_from.empty()) {
+        return earlier_knowledge(o.pool_from, "--pool-from");
+    }
+    if (!o.reuse_from.empty()) {
+        return earlier_knowledge(o.reuse_from, "--reuse-from");
+    }
+    return {};
+}
+
 void fill_pool(const generation_session & session, token_index & pool, const std::vector<json> & seeds,
                const std::vector<const json *> & done) {
     for (const auto & rec : seeds) {
@@ -230,11 +240,7 @@ std::string run_worker::group_pool(const std::string & kind, const std::string &
         return "";
     }
     if (!seeds_loaded_) {
-        if (!o_.pool_from.empty()) {
-            seeds_ = earlier_knowledge(o_.pool_from, "--pool-from");
-        } else if (!o_.reuse_from.empty()) {
-            seeds_ = earlier_knowledge(o_.reuse_from, "--reuse-from");
-        }
+        seeds_ = seed_knowledge(o_);
         seeds_loaded_ = true;
     }
     const auto pool = make_index(parse_index_kind(o_.index), o_.index_opts);
