@@ -254,6 +254,15 @@ TEST(Cli, GenerateWritesRecordsAndResumesWithoutDuplicates) {
 // whole records only (the torn part of the failed line is cut), and once the
 // limit is gone the rerun completes every record exactly once, with the texts
 // of an uninterrupted run.
+// dare run --dry-run: the plan's counts on stderr, no model, nothing written.
+TEST(Cli, RunDryRunPlansAndWritesNothing) {
+    temp_dir d;
+    const auto r = run_dare("run --dry-run --out " + d / "run" + " --limit 10 --model " + d / "no-such-model.gguf");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("dry run: 10 records in "), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / "run"));
+}
+
 TEST(Cli, FailedWriteStopsCleanlyAndTheRerunCompletes) {
     temp_dir d;
     std::string prompts;

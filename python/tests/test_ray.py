@@ -42,6 +42,17 @@ def texts(path):
     return {(r["kind"], r["id"]): r["text"] for r in records(path)}
 
 
+def processes():
+    """(pid, command line) of every process (Ray names its actor processes ray::CLASS)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            out.append((int(d.name), (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")))
+        except (ValueError, OSError):
+            pass
+    return out
+
+
 def wait_for_lines(path, n, p, timeout=600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and p.poll() is None:
@@ -78,9 +89,9 @@ def test_a_killed_worker_is_replaced_and_every_record_written_once(cluster, tmp_
     out = tmp_path / "run"
     p = ray_run(cluster, out, "--limit", "24", *COMMON)
     assert wait_for_lines(out / "knowledge.jsonl", 4, p), "no records before the kill"
-    workers = subprocess.run(["pgrep", "-f", "ray::Worker"], capture_output=True, text=True).stdout.split()
+    workers = [pid for pid, cmd in processes() if cmd.startswith("ray::Worker")]
     assert workers, "no worker process found"
-    os.kill(int(workers[0]), signal.SIGKILL)
+    os.kill(workers[0], signal.SIGKILL)
     rc, err = finish(p)
     assert rc == 0, err
     keys = [(r["kind"], r["id"]) for r in records(out / "knowledge.jsonl")]

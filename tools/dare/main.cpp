@@ -84,7 +84,22 @@ void add_run_command(CLI::App & app, dare::run_options & o) {
     o = dare::default_run_options();
     dare::add_run_options(c, o);
     c->get_option("--out")->required();
+    static bool dry_run = false;
+    c->add_flag("--dry-run", dry_run,
+                "Plan only: check the options, load the dataset, print the groups and record counts, load no model "
+                "and write nothing");
     c->callback([&o] {
+        if (dry_run) {
+            const auto plan = dare::plan_run(o);  // logs the dataset and every group
+            size_t records = 0, warmup = 0;
+            for (const auto & g : plan.groups) {
+                records += g.records.size();
+                warmup += static_cast<size_t>(g.warmup);
+            }
+            std::fprintf(stderr, "dry run: %zu records in %zu groups (%zu warm-up); nothing written\n", records,
+                         plan.groups.size(), warmup);
+            return;
+        }
         dare::install_stop_handlers();
         const auto s = dare::run_pipeline(o);
         std::fprintf(stderr, "%s", dare::report_table(s).c_str());
