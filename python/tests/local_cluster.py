@@ -2,8 +2,9 @@
 head on 127.0.0.2 and a second node on 127.0.0.3, one CPU each by default,
 token authentication on (Ray rewrites 127.0.0.1 to the machine's outward
 address, so these two loopback addresses are used instead). Stopped with
-`ray stop --force` when the block ends, even on failure. Used by
-test_ray.py and bench/ray_scale.py."""
+`ray stop --force` when the block ends, even on failure (that stops every
+Ray cluster this user runs on the machine: run no other here meanwhile).
+Used by test_ray.py and bench/ray_scale.py."""
 import contextlib
 import os
 import socket
