@@ -38,10 +38,6 @@ json fit_prompts(const generation_session & session, std::vector<group_plan> & p
 // and health grounded against the dataset.
 json run_record(const generation_session & session, const planned_record & r, const generation_result & res);
 
-// Knowledge records of an earlier run, by "kind/group"; `option` names the
-// flag that gave the folder (--pool-from, --reuse-from), for errors.
-std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir, const std::string & option);
-
 // The records a run's pools are seeded with, by "kind/group": those of
 // --pool-from or --reuse-from (none without either).
 std::map<std::string, std::vector<json>> seed_knowledge(const run_options & o);
@@ -125,8 +121,6 @@ class run_worker {
     // decoding --parallel at a time. Throws dare::error on a key that is not
     // in the plan or records of several groups.
     shard_result generate(const std::vector<std::string> & keys, const std::string & pool);
-
-    const generation_session & session() const { return session_; }
 
   private:
     run_options o_;

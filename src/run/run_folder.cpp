@@ -35,6 +35,22 @@ std::string lock_path(const run_options & o) {
     return o.out + "/knowledge.jsonl";
 }
 
+// Knowledge records of an earlier run, by "kind/group"; `option` names the
+// flag that gave the folder (--pool-from, --reuse-from), for errors.
+std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir, const std::string & option) {
+    const std::string path = rundir + "/knowledge.jsonl";
+    if (!fs::exists(path)) {
+        throw error(option + " " + rundir + ": no knowledge.jsonl there");
+    }
+    std::map<std::string, std::vector<json>> out;
+    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long) {
+        if (j.contains("kind") && j.contains("group") && j.contains("prompt") && j.contains("text")) {
+            out[j["kind"].get<std::string>() + "/" + j["group"].get<std::string>()].push_back(j);
+        }
+    });
+    return out;
+}
+
 }  // namespace
 
 std::string pool_stem(const std::string & rundir, const std::string & kind, const std::string & group) {
@@ -69,20 +85,6 @@ json run_record(const generation_session & session, const planned_record & r, co
     rec.update(session.record_fields(res));
     rec["health"] = health_json(measure_health(r.prompt, res.text, r.ground));
     return rec;
-}
-
-std::map<std::string, std::vector<json>> earlier_knowledge(const std::string & rundir, const std::string & option) {
-    const std::string path = rundir + "/knowledge.jsonl";
-    if (!fs::exists(path)) {
-        throw error(option + " " + rundir + ": no knowledge.jsonl there");
-    }
-    std::map<std::string, std::vector<json>> out;
-    for_each_jsonl_object(path, "knowledge file", [&](const json & j, long) {
-        if (j.contains("kind") && j.contains("group") && j.contains("prompt") && j.contains("text")) {
-            out[j["kind"].get<std::string>() + "/" + j["group"].get<std::string>()].push_back(j);
-        }
-    });
-    return out;
 }
 
 std::map<std::string, std::vector<json>> seed_knowledge(const run_options & o) {
