@@ -10,6 +10,11 @@
 # Usage: bench/health.sh [RECORDS=300] [MAX_TOKENS=128] [ROUNDS=1] [THREADS=2]
 # CONFIGS (environment): configuration names, from the table below, default
 # "plain default". TAG: suffix of the output folder out/health<TAG>.
+# SPLIT=1 (environment): each configuration runs items and users apart
+# (`--target items` and `--target users`, RECORDS/2 each) and the table's
+# seconds are each run's wall time (model load included), the measure for
+# configurations that decode records together, whose records' own seconds
+# overlap; otherwise one `--target both` run and the records' own seconds.
 # Prints the table (bench/health_table.py) and writes it to out/health<TAG>/health.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,37 +26,50 @@ mkdir -p "$W"
 OFF="--repetition-control off"
 declare -A ARGS=(
   # plain decoding, without and with the default repetition rules
-  [plain]="--mode vanilla $OFF"
+  # (every configuration but the default pins --parallel 1: one record at a time)
+  [plain]="--mode vanilla $OFF --parallel 1"
   # the same on plain attention (--kv-layout plain): what the KV layout alone changes
-  [plain-plainkv]="--mode vanilla $OFF --kv-layout plain"
-  [plain-rep]="--mode vanilla"
+  [plain-plainkv]="--mode vanilla $OFF --kv-layout plain --parallel 1"
+  [plain-rep]="--mode vanilla --parallel 1"
   # relaxed verification (top-k 2, p > 0.1), no repetition rules, no guard: the rule variants
-  [dare]="--relaxed-rule dare --health-guard false $OFF"
-  [dare-plainkv]="--relaxed-rule dare --health-guard false $OFF --kv-layout plain"
-  [dare-noself]="--relaxed-rule dare --health-guard false --self-draft false $OFF"
-  [eog]="--relaxed-rule eog --health-guard false $OFF"
-  [copy]="--relaxed-rule copy --health-guard false $OFF"
-  [guarded]="--relaxed-rule guarded --health-guard false $OFF"
-  [typical]="--relaxed-rule typical --health-guard false $OFF"
+  [dare]="--relaxed-rule dare --health-guard false $OFF --parallel 1"
+  [dare-plainkv]="--relaxed-rule dare --health-guard false $OFF --kv-layout plain --parallel 1"
+  [dare-noself]="--relaxed-rule dare --health-guard false --self-draft false $OFF --parallel 1"
+  [eog]="--relaxed-rule eog --health-guard false $OFF --parallel 1"
+  [copy]="--relaxed-rule copy --health-guard false $OFF --parallel 1"
+  [guarded]="--relaxed-rule guarded --health-guard false $OFF --parallel 1"
+  [typical]="--relaxed-rule typical --health-guard false $OFF --parallel 1"
   # with the default repetition rules
-  [dare-rep]="--relaxed-rule dare --health-guard false"
-  [guarded-rep]="--relaxed-rule guarded --health-guard false"
-  [strict-rep]="--verify strict"
-  # the default configuration (everything as `dare run` sets it)
+  [dare-rep]="--relaxed-rule dare --health-guard false --parallel 1"
+  [guarded-rep]="--relaxed-rule guarded --health-guard false --parallel 1"
+  [strict-rep]="--verify strict --parallel 1"
+  # plain decoding with the default rules, records decoded together (--parallel auto)
+  [plain-rep-auto]="--mode vanilla"
+  # the default configuration (everything as `dare run` sets it: --parallel auto)
   [default]=""
+  # the default one record at a time
+  [default-p1]="--parallel 1"
 )
 # EXTRA_<name> (environment) adds a configuration: EXTRA_ng4="--mode vanilla --no-repeat-ngram 4".
 for v in $(compgen -v EXTRA_ || true); do ARGS[${v#EXTRA_}]="${!v}"; done
 read -r -a NAMES <<< "${CONFIGS:-plain default}"
-COMMON=(--target both --limit "$RECORDS" --max-tokens "$TOKENS" --threads "$THREADS" --warmup-fraction 0)
+COMMON=(--max-tokens "$TOKENS" --threads "$THREADS" --warmup-fraction 0)
+if [ "${SPLIT:-0}" = 1 ]; then RUNS=("items --limit $((RECORDS / 2))" "users --limit $((RECORDS / 2))")
+else RUNS=("both --limit $RECORDS"); fi
 n=${#NAMES[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
   for ((k = 0; k < n; k++)); do
     name="${NAMES[$(((k + r - 1) % n))]}"
     [ -n "${ARGS[$name]+x}" ] || { echo "unknown configuration $name" >&2; exit 2; }
-    echo "== round $r $name $(date -u +%FT%TZ)" >&2
-    # shellcheck disable=SC2086
-    "$DARE" run --out "$W/$name-r$r" "${COMMON[@]}" ${ARGS[$name]} > /dev/null
+    for run in "${RUNS[@]}"; do
+      out="$W/$name-r$r"
+      if [ "${SPLIT:-0}" = 1 ]; then out="$out-${run%% *}"; rm -rf "$out"; fi  # a resumed run's wall time means nothing
+      echo "== round $r $name ${run%% *} $(date -u +%FT%TZ)" >&2
+      t0="$(date +%s.%N)"
+      # shellcheck disable=SC2086
+      "$DARE" run --out "$out" --target $run "${COMMON[@]}" ${ARGS[$name]} > /dev/null
+      if [ "${SPLIT:-0}" = 1 ]; then echo "$(date +%s.%N) - $t0" | bc > "$out/wall_seconds"; fi
+    done
   done
 done
 DIRS=()

@@ -10,7 +10,7 @@
 # repetition rule. The strict and plain runs decode 4 records at a time
 # (--parallel 4 writes exactly the texts of one at a time:
 # tests/test_batched.cpp, tests/test_pipeline.cpp); the default run is
-# dare run's default, one at a time. Then each run is encoded, its text compared with the
+# dare run's default (--parallel auto). Then each run is encoded, its text compared with the
 # strict run's (ROUGE-L, text health), and the CTR model trained with and
 # without each run's vectors (paired AUC differences against strict).
 # Usage: bench/quality.sh [MAX_TOKENS=128] [THREADS=2]

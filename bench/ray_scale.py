@@ -29,7 +29,7 @@ from local_cluster import ENV, local_cluster  # noqa: E402
 DARE = os.environ.get("DARE_BIN", str(ROOT / "build" / "tools" / "dare" / "dare"))
 _ARGS = [int(a) for a in sys.argv[1:4]]
 N, TOKENS, REPS = (_ARGS + [100, 128, 2][len(_ARGS):])
-RUN = ["--target", "items", "--limit", str(N), "--max-tokens", str(TOKENS), "--verify", "strict"]
+RUN = ["--target", "items", "--limit", str(N), "--max-tokens", str(TOKENS), "--verify", "strict", "--parallel", "1"]
 WORK = ROOT / "out" / "ray_scale"
 
 

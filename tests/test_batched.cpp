@@ -72,7 +72,7 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
     auto co = test_context();
     // The layout dare run gives these settings (relaxed batches of several
     // records run on llama.cpp's default layout).
-    co.layout = bo.speculate ? dare::layout_for(bo.spec.verify.mode, bo.parallel > 1) : dare::kv_layout::batch_invariant;
+    co.layout = dare::kv_layout::batch_invariant;
     dare::set_batched_context(co, bo.parallel, static_cast<uint32_t>(longest + kTokens + 16));
     dare::context ctx(bundled_model(), co);
     dare::batched_decoder dec(ctx, bo);

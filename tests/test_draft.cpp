@@ -79,6 +79,20 @@ TEST(Draft, CostModelInterpolatesAndExtrapolates) {
     EXPECT_THROW(dare::cost_model::load(d / "bad.json"), dare::error);
 }
 
+TEST(Draft, ParallelGrowsWhileTheCostPerTokenFalls) {
+    // This VM's curve (2 threads, bundled model): per token 1, 0.91, 0.68,
+    // 0.49, 0.47, 0.49 of one row at B = 1..32: B = 8 is within 10% of B = 16.
+    dare::cost_model vm({1, 2, 4, 8, 16, 32}, {13.4, 24.4, 36.4, 52.1, 101.6, 211.7});
+    EXPECT_EQ(dare::choose_parallel(vm), 8);
+    EXPECT_EQ(dare::choose_parallel(vm, 4), 4);    // capped
+    EXPECT_EQ(dare::choose_parallel(vm, 32, 0), 16);  // no tolerance: the cheapest
+    // Linear cost (nothing shared by a batch): one record at a time.
+    EXPECT_EQ(dare::choose_parallel(dare::cost_model({1, 64}, {10, 640})), 1);
+    // Flat cost (a GPU): as many as allowed.
+    EXPECT_EQ(dare::choose_parallel(dare::cost_model({1, 64}, {10, 10}), 16), 16);
+    EXPECT_EQ(dare::choose_parallel(dare::cost_model()), 1);
+}
+
 TEST(Draft, BudgetDraftsOnlyWhereItPays) {
     const auto t = best_first_tree();
     // Free verification (a GPU): keep everything that adds expected tokens.

@@ -144,3 +144,54 @@ TEST(Session, BatchedRecordsUseTheirOwnGroupsPools) {
         EXPECT_EQ((g ? b : a)->stored_tokens(), want) << "group " << g;
     }
 }
+
+// The guard on batched relaxed records (dare run's default, --parallel
+// auto): batches keep the batch-invariant layout with a KV stream per
+// record, so a batched relaxed text that never left the argmax is strict
+// decoding's text exactly and is kept ("strict_text" when degenerate); a
+// degenerate text that left it is regenerated into strict's text.
+TEST(Session, BatchedGuardKeepsStrictTextsAndRegeneratesTheRest) {
+    auto bo = session_options("relaxed", true);
+    bo.parallel = 4;
+    dare::generation_session batched(bo);
+    dare::generation_session strict(session_options("strict", false));
+    const std::vector<std::string> prompts = {
+        "Repeat exactly, word for word: the quick brown fox jumps over the lazy dog.",
+        "Introduce movie Heat (1995) and describe its attributes.",
+        "Repeat exactly, word for word: Heat (1995), Casino (1995), Jumanji (1995), Balto (1995), Nixon (1995).",
+        "Write the words 'four and a half stars' again and again.",
+        "Repeat this sentence three times: the film is a comedy about a family.",
+        "Introduce movie Toy Story (1995) and describe its attributes."};
+    std::vector<std::vector<dare::token>> toks;
+    for (const auto & p : prompts) {
+        toks.push_back(batched.prompt_tokens(p));
+    }
+    std::vector<dare::generation_result> got(prompts.size());
+    batched.generate_many(
+        prompts.size(),
+        [&](size_t i) { return dare::generation_session::record_ref{toks[i], prompts[i], std::to_string(i), nullptr}; },
+        [&](size_t i, dare::generation_result && r) { got[i] = std::move(r); });
+    int strict_texts = 0, departed = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        const auto & r = got[i];
+        const auto s = strict.generate(toks[i], prompts[i], std::to_string(i), nullptr);
+        const std::string guard = batched.record_fields(r)["guard"];
+        const bool healthy = dare::measure_health(prompts[i], r.text).healthy();
+        if (r.stats.off_argmax == 0) {
+            ++strict_texts;
+            EXPECT_EQ(r.text, s.text) << prompts[i];
+            EXPECT_EQ(guard, healthy ? "passed" : "strict_text") << prompts[i];
+        } else {
+            ++departed;
+            if (guard == "regenerated") {
+                EXPECT_TRUE(r.regenerated);
+                EXPECT_EQ(r.text, s.text) << prompts[i];
+            } else {
+                EXPECT_EQ(guard, "passed");
+                EXPECT_TRUE(healthy) << r.text;
+            }
+        }
+    }
+    std::printf("%d batched relaxed texts never left the argmax, %d did\n", strict_texts, departed);
+    EXPECT_GT(strict_texts, 0);
+}

@@ -39,6 +39,14 @@ class cost_model {
     std::vector<double> ms_;
 };
 
+// `dare run --parallel auto`: how many records to decode together, from
+// the cost curve. Per generated token a batch of B one-token rows costs
+// cost(B) / B; the choice is the smallest power of two up to `max_parallel`
+// whose cost per token is within `tolerance` (10%) of the cheapest one, so
+// that B grows only while it still pays (larger B holds more KV memory and
+// fewer records per group share a pool's growth). 1 without a curve.
+int32_t choose_parallel(const cost_model & c, int32_t max_parallel = 32, double tolerance = 0.10);
+
 // Measures decode time for batches of each size at context depth `depth`
 // (median of `reps` runs after one warm-up). Uses sequence 0 and restores it.
 cost_model measure_cost_curve(context & ctx, const std::vector<int32_t> & sizes, int32_t depth, int32_t reps);

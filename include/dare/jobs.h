@@ -37,11 +37,12 @@ struct generate_job_options {
     generation_options gen;  // seed here is the run seed; each record gets record_seed()
     uint32_t n_ctx = 2048;    // per record (a --parallel B context holds B times this)
     int32_t n_threads = 0;
-    int32_t parallel = 1;     // records decoded together (continuous batching, dare/batched.h)
+    int32_t parallel = 1;     // records decoded together (continuous batching, dare/batched.h);
+                              // 0 = auto (budget.h choose_parallel on the batched layout's cost curve)
     // Relaxed verification: a record whose text is echo-only or looped
     // (health.h) is generated again with strict verification.
     bool health_guard = true;
-    // KV layout: "auto" (layout_for the verification rule) or a fixed one
+    // KV layout: "auto" (the batch-invariant one: verify.h) or a fixed one
     // ("invariant", "default", "plain"; backend.h parse_kv_layout).
     std::string kv_layout = "auto";
     std::string chat_template = "auto";  // model_options::chat_template (auto | none | FILE | built-in name)

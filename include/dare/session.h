@@ -29,6 +29,9 @@ class generation_session {
     const model & get_model() const { return *model_; }
     bool speculative() const { return o_.mode != "vanilla"; }
     bool drafts_from_pool() const { return o_.mode == "dare"; }
+    // Records decoded together: o.parallel, or with 0 (auto) the choice of
+    // budget.h choose_parallel on the batched layout's cost curve.
+    int32_t parallel() const { return parallel_; }
 
     std::vector<token> prompt_tokens(const std::string & prompt) const;
     std::vector<token> text_tokens(const std::string & text) const;
@@ -52,10 +55,11 @@ class generation_session {
                                const std::string & record_id, token_index * pool);
 
     // Generates records 0..n-1 (record(i) gives its prompt tokens and text,
-    // id and pool), o.parallel at a time with continuous batching, calling
+    // id and pool), parallel() at a time with continuous batching, calling
     // on_done(i, result) as each finishes (completion order). With
-    // o.parallel == 1 it is generate() in a loop. The health guard applies
-    // to batched records too (their regeneration runs one at a time).
+    // parallel() == 1 it is generate() in a loop. The health guard applies
+    // to batched records too (their regeneration runs one at a time, from
+    // the start).
     struct record_ref {
         std::span<const token> prompt;
         std::string prompt_text;
@@ -88,14 +92,16 @@ class generation_session {
     // guard() when the health guard is on, then the kept text goes into the
     // pool as its text's tokens (what reinsert() puts back on a resume).
     void guard_and_commit(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
-                          token_index * pool, bool exact_until_departure, generation_result & r);
+                          token_index * pool, bool exact_until_departure, bool resumable, generation_result & r);
     // The health guard's check and, when the text fails it, the strict
     // regeneration. `exact_until_departure`: the text was decoded on the
     // batch-invariant layout with strict's KV order up to its first
-    // off-argmax token, so a text without one is strict's own, and the
-    // regeneration can continue from its strict prefix.
+    // off-argmax token, so a text without one is strict's own.
+    // `resumable`: the one-record context still holds the prompt and the
+    // text (one record at a time), so the regeneration continues from the
+    // text's strict prefix; otherwise it starts over.
     void guard(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
-               bool exact_until_departure, generation_result & r);
+               bool exact_until_departure, bool resumable, generation_result & r);
     speculative_decoder & strict_decoder();
 
     generate_job_options o_;
@@ -110,6 +116,8 @@ class generation_session {
     std::unique_ptr<speculative_decoder> strict_dec_;
     std::unique_ptr<speculative_decoder> resume_dec_;  // strict, on ctx_: continues a relaxed record (the guard)
     bool one_record_invariant_ = false;  // the one-record context has the batch-invariant layout
+    bool batch_invariant_ = false;       // so has the batched one
+    int32_t parallel_ = 1;               // records decoded together (o.parallel, auto resolved)
     std::string model_name_;
 };
 

@@ -38,18 +38,15 @@ verify_mode parse_verify_mode(const std::string & s);  // throws dare::error
 // plain decoding's output (or its distribution), which only holds if a
 // token's logits do not depend on the batch around it.
 inline bool needs_batch_invariance(verify_mode m) { return m != verify_mode::relaxed; }
-// The KV layout decoding under this rule runs on. One record at a time,
-// every rule uses the batch-invariant layout: relaxed text then departs
-// from plain decoding's only where the rule accepts another token (on
-// other layouts near-ties of the model flip too: 7 more points of echo-only
-// item texts with plain attention, docs/quality.md), and its small draft
-// trees decode faster there than with plain attention on this machine kind
-// (docs/quality.md "Text health"). Many records sharing one cache under
-// relaxed verification use llama.cpp's default, whose attention skips the
-// other records' masked cells.
-inline kv_layout layout_for(verify_mode m, bool many_records) {
-    return needs_batch_invariance(m) || !many_records ? kv_layout::batch_invariant : kv_layout::llama_default;
-}
+// Every rule decodes on the batch-invariant layout unless --kv-layout
+// fixes another, one record at a time and in batches (one KV stream per
+// record): relaxed text then departs from plain decoding's only where the
+// rule accepts another token (on other layouts near-ties of the model flip
+// too: 7 more points of echo-only item texts with plain attention,
+// docs/quality.md), a batched relaxed text is strict's own until its first
+// off-argmax token (so the health guard keeps such texts without
+// regenerating them), and small draft trees decode faster there than with
+// plain attention on this machine kind (docs/quality.md "Text health").
 const char * verify_mode_name(verify_mode m);
 
 // Relaxed verification's variants, by name (--relaxed-rule):

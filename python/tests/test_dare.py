@@ -131,7 +131,7 @@ def test_one_session_from_two_threads_writes_the_texts_of_one_call():
 
 def test_ctrl_c_raises_keyboard_interrupt_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "run"
-    opts = dict(limit=10, max_tokens=48, threads=2, verify="strict")
+    opts = dict(limit=10, max_tokens=48, threads=2, verify="strict", parallel=1)
     script = ("import sys, dare\n"
               "try:\n"
               f"    dare.run(sys.argv[1], **{opts!r})\n"

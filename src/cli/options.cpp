@@ -2,6 +2,8 @@
 // in include/dare/cli_options.h).
 #include "dare/cli_options.h"
 
+#include <algorithm>
+
 #include "dare/error.h"
 
 namespace dare {
@@ -47,9 +49,9 @@ void add_decoding_options(CLI::App * c, generate_job_options & o) {
         ->check(CLI::Range(0.000001f, 1.0f))
         ->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
-                  "KV layout of the decoding context: auto (the batch-invariant one for every mode one record at a "
-                  "time and for plain and strict batches, which token-identity needs; llama.cpp's default for "
-                  "relaxed --parallel > 1), invariant, default or plain (docs/engine.md)")
+                  "KV layout of the decoding context: auto (the batch-invariant one, one record at a time and in "
+                  "batches with a KV stream per record, which token-identity needs), invariant, default or plain "
+                  "(docs/engine.md)")
         ->check(CLI::IsMember({"auto", "invariant", "default", "plain"}))
         ->capture_default_str();
     c->add_option("--health-guard", o.health_guard,
@@ -173,11 +175,25 @@ void add_run_options(CLI::App * c, run_options & o) {
                   "of user prompts; 0 = whole history")
         ->check(CLI::Range(0.0, 0.99))
         ->capture_default_str();
-    c->add_option("--parallel", o.gen.parallel,
-                  "Records of a group decoded together (continuous batching; each record drafts a chain sized "
-                  "for the whole batch from the measured step cost); 1 = one record at a time with draft trees")
-        ->check(CLI::Range(1, 256))
-        ->capture_default_str();
+    c->add_option_function<std::string>(
+         "--parallel",
+         [&o](const std::string & v) { o.gen.parallel = v == "auto" ? 0 : std::stoi(v); },
+         std::string("Records decoded together, from any groups (continuous batching; each record drafts a chain "
+                     "from its own group's pool, sized for the whole batch from the measured step cost): auto picks "
+                     "B from this machine's measured cost curve (docs/usage.md), 1 = one record at a time with "
+                     "draft trees [default: ") +
+             (o.gen.parallel == 0 ? std::string("auto") : std::to_string(o.gen.parallel)) + "]")
+        ->check(CLI::Validator(
+            [](const std::string & v) {
+                if (v == "auto") {
+                    return std::string();
+                }
+                const bool digits = !v.empty() && v.size() <= 3 &&
+                                    std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+                const int b = digits ? std::stoi(v) : 0;
+                return b >= 1 && b <= 256 ? std::string() : "auto or a number from 1 to 256 (got '" + v + "')";
+            },
+            "auto|1-256"));
     c->add_option("--grouping", o.grouping,
                   "customized (users: BPR embeddings + k-means; items: genre groups), random (same number of "
                   "random groups) or none (one global pool)")

@@ -42,6 +42,26 @@ double cost_model::relative(int32_t n) const {
     return (ms_[k] + slope * (n - sizes_[k])) / base;
 }
 
+int32_t choose_parallel(const cost_model & c, int32_t max_parallel, double tolerance) {
+    if (c.empty() || max_parallel <= 1) {
+        return 1;
+    }
+    std::vector<std::pair<int32_t, double>> per_token;  // (B, cost per token relative to B = 1)
+    for (int32_t b = 1; b <= max_parallel; b *= 2) {
+        per_token.emplace_back(b, c.relative(b) / b);
+    }
+    double best = per_token.front().second;
+    for (const auto & [b, cost] : per_token) {
+        best = std::min(best, cost);
+    }
+    for (const auto & [b, cost] : per_token) {
+        if (cost <= best * (1 + tolerance)) {
+            return b;
+        }
+    }
+    return 1;
+}
+
 void cost_model::save(const std::string & path, const std::string & description) const {
     nlohmann::json j = {{"description", description}, {"sizes", sizes_}, {"ms", ms_}};
     write_file_atomically(path, j.dump(2) + "\n");

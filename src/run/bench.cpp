@@ -80,7 +80,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     speculative_options base;
     base.limits = o.limits;
     // Strict methods and vanilla share the batch-invariant layout; relaxed
-    // methods get a context of their own layout (verify.h, layout_for).
+    // methods get a context of their own (same layout: verify.h).
     cost_model cost_invariant, cost_relaxed;
     if (o.auto_budget) {
         cost_invariant = load_or_measure_cost_curve(m, threads, true, kv_layout::batch_invariant);
@@ -94,7 +94,7 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     auto relaxed_context = [&]() -> context & {
         if (!fast_ctx) {
             context_options fc = co;
-            fc.layout = layout_for(verify_mode::relaxed, false);
+            fc.layout = kv_layout::batch_invariant;
             fast_ctx = std::make_unique<context>(m, fc);
             if (o.auto_budget) {
                 cost_relaxed = load_or_measure_cost_curve(m, threads, true, fc.layout);
@@ -300,7 +300,6 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
     bo.spec.limits = o.limits;
     bo.spec.verify = o.verify;
     bo.spec.self_draft = o.self_draft;
-    const kv_layout tree_layout = layout_for(o.verify.mode, false), batch_layout = layout_for(o.verify.mode, true);
     generation_options g;
     g.max_tokens = o.max_tokens;
 
@@ -324,8 +323,7 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         const bool tree_engine = B == 1;
         context_options co;
         co.n_threads = threads;
-        // plain batching too: the same layout on both sides of the comparison
-        co.layout = tree_engine ? tree_layout : batch_layout;
+        co.layout = kv_layout::batch_invariant;  // every engine and mode (verify.h)
         bo.spec.cost = load_or_measure_cost_curve(m, threads, true, co.layout);
         const auto per_record = static_cast<uint32_t>(  // prompt, output and the largest draft (a tree's nodes at B = 1)
             longest + static_cast<size_t>(o.max_tokens + std::max(o.limits.max_depth, o.limits.max_nodes)) + 1);

@@ -154,6 +154,7 @@ run_options default_run_options() {
     o.gen = default_generate_options();
     o.gen.mode = "dare";
     o.gen.verify = "relaxed";
+    o.gen.parallel = 0;  // auto: B from the machine's cost curve
     return o;
 }
 

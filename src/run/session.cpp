@@ -2,6 +2,7 @@
 #include "dare/session.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "dare/budget.h"
@@ -33,9 +34,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     model_ = std::make_unique<model>(o.model, mo);
     // Plain decoding keeps the invariant layout too: it is the reference strict runs reproduce.
     const bool fixed_layout = o.kv_layout != "auto";
-    const kv_layout layout = fixed_layout   ? parse_kv_layout(o.kv_layout)
-                             : speculative() ? layout_for(spec_.verify.mode, false)
-                                             : kv_layout::batch_invariant;
+    const kv_layout layout = fixed_layout ? parse_kv_layout(o.kv_layout) : kv_layout::batch_invariant;
     if (speculative() && o.auto_budget) {
         spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, layout);
     }
@@ -50,18 +49,29 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     if (speculative()) {
         spec_dec_ = std::make_unique<speculative_decoder>(*ctx_, spec_);
     }
-    if (o.parallel < 1) {
-        throw error("--parallel must be at least 1");
+    if (o.parallel < 0) {
+        throw error("--parallel must be auto or at least 1");
     }
-    if (o.parallel > 1) {
-        context_options bc = co;
-        bc.layout = fixed_layout   ? layout
-                    : speculative() ? layout_for(spec_.verify.mode, true)
-                                    : kv_layout::batch_invariant;
-        set_batched_context(bc, o.parallel, o.n_ctx);
+    // Batches of records keep the batch-invariant layout in every mode, one
+    // KV stream per record: plain and strict texts are those of one record
+    // at a time, and a relaxed text is strict's until its first off-argmax
+    // token (the guard keeps such texts without regenerating them).
+    context_options bc = co;
+    parallel_ = o.parallel;
+    if (parallel_ == 0) {
+        // Batches decode greedily: sampled records go one at a time.
+        const bool sampled = spec_.verify.mode == verify_mode::sample || o.gen.temperature > 0;
+        parallel_ = sampled ? 1 : choose_parallel(load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout));
+        std::fprintf(stderr, "--parallel auto: %d at a time (%s)\n", parallel_,
+                     sampled ? "sampled records are decoded one at a time"
+                             : "records decoded together, from this machine's cost curve");
+    }
+    if (parallel_ > 1) {
+        set_batched_context(bc, parallel_, o.n_ctx);
         batch_ctx_ = std::make_unique<context>(*model_, bc);
+        batch_invariant_ = bc.layout == kv_layout::batch_invariant;
         batched_options bo;
-        bo.parallel = o.parallel;
+        bo.parallel = parallel_;
         bo.spec = spec_;
         if (speculative() && o.auto_budget) {
             bo.spec.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout);
@@ -96,7 +106,7 @@ speculative_decoder & generation_session::strict_decoder() {
     if (!strict_dec_) {
         speculative_options so = spec_;
         so.verify.mode = verify_mode::strict;
-        const kv_layout layout = layout_for(verify_mode::strict, false);
+        const kv_layout layout = kv_layout::batch_invariant;
         if (o_.auto_budget) {
             so.cost = load_or_measure_cost_curve(*model_, o_.n_threads, true, layout);
         }
@@ -113,9 +123,9 @@ speculative_decoder & generation_session::strict_decoder() {
 
 void generation_session::guard_and_commit(std::span<const token> prompt, const std::string & prompt_text,
                                           const generation_options & g, token_index * pool, bool exact_until_departure,
-                                          generation_result & r) {
+                                          bool resumable, generation_result & r) {
     if (guarded()) {
-        guard(prompt, prompt_text, g, exact_until_departure, r);
+        guard(prompt, prompt_text, g, exact_until_departure, resumable, r);
     }
     if (pool) {
         // The kept text's tokens as a resumed run reads them back from
@@ -125,7 +135,8 @@ void generation_session::guard_and_commit(std::span<const token> prompt, const s
 }
 
 void generation_session::guard(std::span<const token> prompt, const std::string & prompt_text,
-                               const generation_options & g, bool exact_until_departure, generation_result & r) {
+                               const generation_options & g, bool exact_until_departure, bool resumable,
+                               generation_result & r) {
     r.guard = "passed";
     // A text that never took a token off the argmax is strict's own (relaxed
     // verification keeps strict's KV order until then, on the same layout):
@@ -142,7 +153,7 @@ void generation_session::guard(std::span<const token> prompt, const std::string 
         // strict's KV order: strict decoding continues from there, so neither
         // the prompt nor those tokens are decoded again.
         generation_result s;
-        if (exact_until_departure && r.strict_prefix > 0) {
+        if (resumable && r.strict_prefix > 0) {
             if (!resume_dec_) {
                 speculative_options so = spec_;
                 so.verify.mode = verify_mode::strict;
@@ -185,7 +196,7 @@ generation_result generation_session::generate(std::span<const token> prompt, co
         return vanilla_->generate(prompt, g);
     }
     generation_result r = spec_dec_->generate(prompt, g, pool, false);
-    guard_and_commit(prompt, prompt_text, g, pool, one_record_invariant_, r);
+    guard_and_commit(prompt, prompt_text, g, pool, one_record_invariant_, one_record_invariant_, r);
     return r;
 }
 
@@ -212,9 +223,10 @@ void generation_session::generate_many(size_t n, const std::function<record_ref(
         [&](size_t i, generation_result && res) {
             generation_options g = o_.gen;
             g.seed = record_seed(o_.gen.seed, refs[i].id);
-            // Batched relaxed decoding keeps no strict order: every degenerate text is regenerated.
-            guard_and_commit(refs[i].prompt, refs[i].prompt_text, g, drafts_from_pool() ? refs[i].pool : nullptr, false,
-                             res);
+            // On the batch-invariant layout a batched relaxed text keeps strict's
+            // order until its first off-argmax token, as one record at a time.
+            guard_and_commit(refs[i].prompt, refs[i].prompt_text, g, drafts_from_pool() ? refs[i].pool : nullptr,
+                             batch_invariant_, false, res);
             on_done(i, std::move(res));
         });
 }

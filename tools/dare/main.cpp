@@ -315,7 +315,7 @@ void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & t
             print_batch_shapes(m, t, shape_depths);
             return;
         }
-        // Every KV layout decoding runs on (dare/verify.h, layout_for).
+        // Every KV layout decoding can run on (--kv-layout; dare/verify.h).
         for (const auto layout : {dare::kv_layout::batch_invariant, dare::kv_layout::plain_attention,
                                   dare::kv_layout::llama_default}) {
             const auto cm = dare::calibrate_cost_curve(m, t, layout, 7);
@@ -353,7 +353,7 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
                   "KV layout to score with: invariant (Q8_0 keys, F16 values; what decoding uses one record at a "
-                  "time), default (llama.cpp's: F16 keys and values; relaxed --parallel > 1), plain (F16, no flash "
+                  "time and in batches), default (llama.cpp's: F16 keys and values), plain (F16, no flash "
                   "attention; --kv-layout plain), to measure what a layout costs in accuracy")
         ->check(CLI::IsMember({"invariant", "default", "plain"}))
         ->capture_default_str();
