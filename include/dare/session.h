@@ -29,9 +29,6 @@ class generation_session {
     const model & get_model() const { return *model_; }
     bool speculative() const { return o_.mode != "vanilla"; }
     bool drafts_from_pool() const { return o_.mode == "dare"; }
-    // Records decoded together: o.parallel, or with 0 (auto) the choice of
-    // budget.h choose_parallel on the batched layout's cost curve.
-    int32_t parallel() const { return parallel_; }
 
     std::vector<token> prompt_tokens(const std::string & prompt) const;
     std::vector<token> text_tokens(const std::string & text) const;
@@ -55,9 +52,10 @@ class generation_session {
                                const std::string & record_id, token_index * pool);
 
     // Generates records 0..n-1 (record(i) gives its prompt tokens and text,
-    // id and pool), parallel() at a time with continuous batching, calling
-    // on_done(i, result) as each finishes (completion order). With
-    // parallel() == 1 it is generate() in a loop. The health guard applies
+    // id and pool), o.parallel at a time (0: auto, budget.h choose_parallel
+    // on the layout's cost curve) with continuous batching, calling
+    // on_done(i, result) as each finishes (completion order). One at a time
+    // it is generate() in a loop. The health guard applies
     // to batched records too (their regeneration runs one at a time, from
     // the start).
     struct record_ref {
@@ -115,9 +113,8 @@ class generation_session {
     std::unique_ptr<context> strict_ctx_;  // the guard's regenerations (batch-invariant layout)
     std::unique_ptr<speculative_decoder> strict_dec_;
     std::unique_ptr<speculative_decoder> resume_dec_;  // strict, on ctx_: continues a relaxed record (the guard)
-    bool one_record_invariant_ = false;  // the one-record context has the batch-invariant layout
-    bool batch_invariant_ = false;       // so has the batched one
-    int32_t parallel_ = 1;               // records decoded together (o.parallel, auto resolved)
+    bool invariant_layout_ = false;  // the decoding contexts (one-record and batched) have the batch-invariant layout
+    int32_t parallel_ = 1;           // records decoded together (o.parallel, auto resolved)
     std::string model_name_;
 };
 

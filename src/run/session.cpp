@@ -38,7 +38,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     if (speculative() && o.auto_budget) {
         spec_.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, layout);
     }
-    one_record_invariant_ = layout == kv_layout::batch_invariant;
+    invariant_layout_ = layout == kv_layout::batch_invariant;
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = o.n_threads;
@@ -52,30 +52,30 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     if (o.parallel < 0) {
         throw error("--parallel must be auto or at least 1");
     }
-    // Batches of records keep the batch-invariant layout in every mode, one
-    // KV stream per record: plain and strict texts are those of one record
-    // at a time, and a relaxed text is strict's until its first off-argmax
-    // token (the guard keeps such texts without regenerating them).
-    context_options bc = co;
+    // Batches of records keep the one-record layout (the batch-invariant
+    // one unless --kv-layout fixes another), with one KV stream per record:
+    // plain and strict texts are those of one record at a time, and a
+    // relaxed text is strict's until its first off-argmax token (the guard
+    // keeps such texts without regenerating them).
     parallel_ = o.parallel;
     if (parallel_ == 0) {
         // Batches decode greedily: sampled records go one at a time.
         const bool sampled = spec_.verify.mode == verify_mode::sample || o.gen.temperature > 0;
-        parallel_ = sampled ? 1 : choose_parallel(load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout));
+        parallel_ = sampled ? 1
+                            : choose_parallel(spec_.cost.empty()
+                                                  ? load_or_measure_cost_curve(*model_, o.n_threads, true, layout)
+                                                  : spec_.cost);
         std::fprintf(stderr, "--parallel auto: %d at a time (%s)\n", parallel_,
                      sampled ? "sampled records are decoded one at a time"
                              : "records decoded together, from this machine's cost curve");
     }
     if (parallel_ > 1) {
+        context_options bc = co;
         set_batched_context(bc, parallel_, o.n_ctx);
         batch_ctx_ = std::make_unique<context>(*model_, bc);
-        batch_invariant_ = bc.layout == kv_layout::batch_invariant;
         batched_options bo;
         bo.parallel = parallel_;
-        bo.spec = spec_;
-        if (speculative() && o.auto_budget) {
-            bo.spec.cost = load_or_measure_cost_curve(*model_, o.n_threads, true, bc.layout);
-        }
+        bo.spec = spec_;  // the cost curve too: the same layout
         bo.speculate = speculative();
         bo.insert_output = false;  // guard_and_commit inserts the text kept
         batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
@@ -196,7 +196,7 @@ generation_result generation_session::generate(std::span<const token> prompt, co
         return vanilla_->generate(prompt, g);
     }
     generation_result r = spec_dec_->generate(prompt, g, pool, false);
-    guard_and_commit(prompt, prompt_text, g, pool, one_record_invariant_, one_record_invariant_, r);
+    guard_and_commit(prompt, prompt_text, g, pool, invariant_layout_, invariant_layout_, r);
     return r;
 }
 
@@ -226,7 +226,7 @@ void generation_session::generate_many(size_t n, const std::function<record_ref(
             // On the batch-invariant layout a batched relaxed text keeps strict's
             // order until its first off-argmax token, as one record at a time.
             guard_and_commit(refs[i].prompt, refs[i].prompt_text, g, drafts_from_pool() ? refs[i].pool : nullptr,
-                             batch_invariant_, false, res);
+                             invariant_layout_, false, res);
             on_done(i, std::move(res));
         });
 }
