@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 #include <random>
 
 #include "../src/pool/ngram_trie.h"
 #include "../src/pool/suffix_automaton.h"
+#include "../src/util/mix.h"
 #include "dare/error.h"
 #include "dare/pool.h"
 #include "test_util.h"
@@ -392,5 +394,36 @@ TEST(Pool, FilesRoundTripAndRejectBadInput) {
         write_file(d / "text.pool", "hello world, not a pool");
         EXPECT_NE(error_of(d / "text.pool", 42).find("not a dare pool file"), std::string::npos);
         EXPECT_NE(error_of(d / "missing.pool", 42).find("cannot open"), std::string::npos);
+    }
+}
+
+// A trie read from a file must be a forest: a node linked twice (here a node
+// made its own next sibling, a loop in its parent's child list) would make
+// drafting from it loop forever. Found by fuzz_pool; the file is refused.
+TEST(Pool, TrieFileWithALoopIsRefused) {
+    auto idx = dare::make_index(dare::index_kind::ngram_trie);
+    idx->insert(std::vector<token>{5, 6, 7, 8}, dare::token_source::output);
+    temp_dir d;
+    const std::string path = d / "trie.pool";
+    dare::save_pool(path, *idx, 42);
+    std::string bytes = read_file(path);
+    // Header: magic, version, kind, options, vocabulary fingerprint, body length.
+    const size_t body_at = 8 + 4 + 1 + sizeof(dare::index_options) + 8 + 8;
+    const size_t body_len = bytes.size() - body_at - 8;  // checksum last
+    // Body: tokens stored, node count, nodes {tok, first_child, next_sibling, count[2]}.
+    const size_t nodes_at = body_at + 8 + 8;
+    const size_t node_size = 5 * sizeof(int32_t);
+    int32_t root_child = -1;
+    std::memcpy(&root_child, bytes.data() + nodes_at + 4, 4);  // node 0's first child
+    ASSERT_GT(root_child, 0);
+    std::memcpy(bytes.data() + nodes_at + root_child * node_size + 8, &root_child, 4);
+    const uint64_t sum = dare::mix::fnv1a(dare::mix::fnv_offset, bytes.data() + body_at, body_len);
+    std::memcpy(bytes.data() + body_at + body_len, &sum, 8);
+    write_file(d / "loop.pool", bytes);
+    try {
+        dare::load_pool(d / "loop.pool", 42);
+        FAIL() << "a trie with a loop was loaded";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("linked twice"), std::string::npos) << e.what();
     }
 }

@@ -220,15 +220,27 @@ void ngram_trie::load_body(std::istream & in) {
     roots_.reserve(roots.size());
     const auto n = static_cast<int64_t>(nodes_.size());
     auto bad = [n](int32_t i) { return i < -1 || i >= n; };
+    // A trie is a forest: every node is reached by at most one link (a parent's
+    // first_child, an elder sibling's next_sibling, or one key), so no walk
+    // from a root can loop.
+    std::vector<uint8_t> links(nodes_.size(), 0);
+    auto link = [&links](int32_t i) {
+        if (i >= 0 && links[i]++ > 0) {
+            throw error("pool file is corrupt (a trie node is linked twice)");
+        }
+    };
     for (const auto & nd : nodes_) {
         if (bad(nd.first_child) || bad(nd.next_sibling)) {
             throw error("pool file is corrupt (node index out of range)");
         }
+        link(nd.first_child);
+        link(nd.next_sibling);
     }
     for (const auto & [k, r] : roots) {
         if (r < 0 || r >= n) {
             throw error("pool file is corrupt (root index out of range)");
         }
+        link(r);
         roots_.emplace(k, r);
     }
     begin_sequence(token_source::output);
