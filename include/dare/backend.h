@@ -235,7 +235,7 @@ class llama_penalties {
 };
 
 // Re-quantizes a GGUF model (requantization of already quantized weights
-// allowed) to `type`: q4_0, q4_1, q8_0 or q4_k_m. Writes OUT.tmp, then renames.
+// allowed) to `type`: q4_0, q4_1, q8_0, q4_k_m or iq4_nl. Writes OUT.tmp, then renames.
 void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads);
 
 // `dare --version`: dare's version, the llama.cpp it was built with (the

@@ -499,8 +499,10 @@ void quantize_model(const std::string & in, const std::string & out, const std::
         qp.ftype = LLAMA_FTYPE_MOSTLY_Q8_0;
     } else if (type == "q4_k_m") {
         qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_K_M;
+    } else if (type == "iq4_nl") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_IQ4_NL;
     } else {
-        throw error("unknown quantization type '" + type + "' (expected q4_0, q4_1, q8_0 or q4_k_m)");
+        throw error("unknown quantization type '" + type + "' (expected q4_0, q4_1, q8_0, q4_k_m or iq4_nl)");
     }
     qp.allow_requantize = true;
     qp.nthread = n_threads;

@@ -157,7 +157,7 @@ void add_quantize_command(CLI::App & app, quantize_options & o) {
     c->add_option("--model", o.model, "Input GGUF model")->capture_default_str();
     c->add_option("--out", o.out, "Output GGUF file")->required();
     c->add_option("--type", o.type, "Target type")
-        ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m"}))
+        ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m", "iq4_nl"}))
         ->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->callback([&o] { dare::quantize_model(o.model, o.out, o.type, o.threads); });
