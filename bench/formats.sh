@@ -60,7 +60,7 @@ HEALTH_CONFIGS=()
 for F in "${FORMATS[@]}"; do
   M="$(model_of "$F")"
   [ -f "$M" ] || "$DARE" quantize --model "$BUNDLED" --type "$F" --out "$M" --threads "$THREADS" > /dev/null
-  "$DARE" calibrate --model "$M" --threads "$THREADS" > "$W/calibrate-$F.md"
+  "$DARE" calibrate --model "$M" --threads "$THREADS" --kv-layout invariant > "$W/calibrate-$F.md"
   K="-"; [ -f "$W/knowledge.jsonl" ] && K="$(ppl "$M" "$W/knowledge.jsonl")"
   echo "| $F | $(( $(stat -c %s "$M") / 1048576 )) | $(ppl "$M" "$W/readme.jsonl") | $K |" \
        "$(ms_at "$W/calibrate-$F.md" 1) | $(ms_at "$W/calibrate-$F.md" 8) | $(ms_at "$W/calibrate-$F.md" 64) |"

@@ -6,6 +6,8 @@
 // finished record.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "dare/batched.h"
 #include "dare/error.h"
 #include "dare/text_metrics.h"
@@ -70,8 +72,7 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
         longest = std::max(longest, p.size());
     }
     auto co = test_context();
-    // The layout dare run gives these settings (relaxed batches of several
-    // records run on llama.cpp's default layout).
+    // The layout dare run gives batches (one KV stream per record).
     co.layout = dare::kv_layout::batch_invariant;
     dare::set_batched_context(co, bo.parallel, static_cast<uint32_t>(longest + kTokens + 16));
     dare::context ctx(bundled_model(), co);
@@ -115,6 +116,26 @@ TEST(Batched, PlainBatchingGivesEachRecordItsGreedyText) {
     EXPECT_EQ(b.totals.tokens, tokens);
     // Four records were in flight at once: fewer steps than tokens.
     EXPECT_LT(b.totals.steps, tokens / 2);
+    // A slot's later records kept the KV cells of the prefix their prompt
+    // shares with its last record (at least the chat template's opening,
+    // common to every prompt), and their texts are still greedy's (above).
+    const auto & prompts = greedy_reference().prompts;
+    size_t common = prompts[0].size();
+    for (const auto & p : prompts) {
+        const auto at = std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first;
+        common = std::min<size_t>(common, static_cast<size_t>(at - p.begin()));
+    }
+    ASSERT_GT(common, 0u);
+    // Records are admitted in index order: the first `parallel` into empty slots.
+    for (size_t i = 0; i < b.out.size(); ++i) {
+        const auto & st = b.out[i].stats;
+        if (i >= static_cast<size_t>(bo.parallel)) {
+            EXPECT_GE(static_cast<size_t>(st.prompt_tokens_reused), common) << "record " << i;
+            EXPECT_LT(st.prompt_tokens_reused, st.prompt_tokens) << "record " << i;
+            continue;
+        }
+        EXPECT_EQ(b.out[i].stats.prompt_tokens_reused, 0) << "record " << i << " started in an empty slot";
+    }
 }
 
 TEST(Batched, StrictSpeculationIsExactlyGreedy) {

@@ -9,6 +9,7 @@
 
 #include "dare/encode.h"
 #include "dare/error.h"
+#include "dare/jsonl.h"
 #include "test_util.h"
 
 using namespace dare_test;
@@ -132,6 +133,19 @@ TEST(Encode, RunFolderToVectorsResumably) {
     EXPECT_EQ(again.encoded, 0);
     EXPECT_EQ(again.resumed, 5);
     EXPECT_EQ(read_npy(t / "run/embeddings/item.npy").data, items.data);
+
+    // One encoder per output folder: while another process holds it, a
+    // second refuses at once, naming it, and leaves the vectors alone.
+    {
+        const dare::output_lock held(t / "run/embeddings/encode.json");
+        try {
+            dare::run_encode(o);
+            FAIL() << "a second encoder ran on a locked output";
+        } catch (const dare::error & e) {
+            EXPECT_NE(std::string(e.what()).find("another dare process"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(read_npy(t / "run/embeddings/item.npy").data, items.data);
+    }
 
     // Another encoder's folder is refused rather than mixed.
     write_file(t / "run/embeddings/encode.json", R"({"encoder": "other.gguf", "dim": 3})");

@@ -44,6 +44,11 @@ TEST(Jsonl, MalformedLinesNameFileAndLine) {
     write_file(d / "noid.jsonl", "{\"prompt\": \"a\"}\n");
     EXPECT_NE(error_of(d / "noid.jsonl").find("noid.jsonl:1: missing \"id\""), std::string::npos);
 
+    // A number beyond double's range is a JSON error too (found by fuzz_prompts).
+    write_file(d / "huge.jsonl", ok + "{\"id\": 2e22222, \"prompt\": \"b\"}\n");
+    EXPECT_NE(error_of(d / "huge.jsonl").find("huge.jsonl:2: invalid JSON"), std::string::npos)
+        << error_of(d / "huge.jsonl");
+
     write_file(d / "arr.jsonl", "[1,2]\n");
     EXPECT_NE(error_of(d / "arr.jsonl").find("arr.jsonl:1: expected a JSON object"), std::string::npos);
 
@@ -94,6 +99,13 @@ TEST(Jsonl, RecordLogRefusesCorruptionInTheMiddle) {
         FAIL() << "expected an error";
     } catch (const dare::error & e) {
         EXPECT_NE(std::string(e.what()).find("out.jsonl:2:"), std::string::npos) << e.what();
+    }
+    write_file(d / "big.jsonl", "{\"id\": 1}\n{\"id\": 1e999}\n{\"id\": 2}\n");
+    try {
+        dare::record_log log(d / "big.jsonl");
+        FAIL() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("big.jsonl:2:"), std::string::npos) << e.what();
     }
 }
 

@@ -2,7 +2,9 @@
 // decoded together: every step puts one llama.cpp batch together from each
 // active record's pending rows (a new record's whole prompt, or its last
 // token plus its draft), decodes it once, and verifies each record's part on
-// its own. A finished record's slot takes the next record at the next step.
+// its own. A finished record's slot takes the next record at the next step,
+// keeping the KV cells of the prompt prefix it shares with the slot's last
+// record when the slot has a KV stream of its own (prompt_tokens_reused).
 //
 // Drafts here are single chains in the record's own sequence (the best path
 // of the merged pool/own-context tree), so a slot needs one sequence id and

@@ -26,6 +26,7 @@ struct generation_options {
 
 struct generation_stats {
     int32_t prompt_tokens = 0;
+    int32_t prompt_tokens_reused = 0;  // prompt tokens whose KV cells a batched slot kept from its last record (batched.h)
     int32_t tokens = 0;
     int32_t forward_passes = 0;
     int32_t draft_tokens = 0;

@@ -271,13 +271,26 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                             (shared_cache ? "the batch context has " : "each slot has ") + std::to_string(room) +
                             " (--ctx per record)");
             }
+            // In a KV stream of its own, the slot keeps the cells of the
+            // prefix this prompt shares with the slot's last record (the
+            // chat template and the prompt template's opening words): a
+            // cell depends only on the tokens up to it, so they are the
+            // cells a fresh prefill would write. At least the prompt's last
+            // token is decoded again, for its logits.
+            size_t reuse = 0;
+            if (!shared_cache && !rec.prompt.empty()) {
+                const size_t most = std::min(sl.kv_len, rec.prompt.size() - 1);
+                while (reuse < most && sl.context[reuse] == rec.prompt[reuse]) {
+                    ++reuse;
+                }
+            }
             sl.active = true;
             sl.started = false;
             sl.record = next++;
             sl.pool = rec.pool;
             sl.context.assign(rec.prompt.begin(), rec.prompt.end());
             sl.prompt_len = rec.prompt.size();
-            sl.kv_len = 0;
+            sl.kv_len = reuse;
             sl.r = generation_result{};
             sl.r.stats.prompt_tokens = static_cast<int32_t>(rec.prompt.size());
             sl.t0 = clock_type::now();
@@ -288,7 +301,8 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             if (relaxed) {
                 sl.copies.build(rec.prompt);
             }
-            ctx_.seq_rm(static_cast<seq_id>(s), 0, -1);
+            ctx_.seq_rm(static_cast<seq_id>(s), static_cast<pos_t>(reuse), -1);
+            sl.r.stats.prompt_tokens_reused = static_cast<int32_t>(reuse);
             if (opts_.speculate) {
                 const auto tr = clock_type::now();
                 sl.own = make_index(index_kind::suffix);

@@ -59,7 +59,7 @@ void for_each_jsonl_object(const std::string & path, const char * what,
         json j;
         try {
             j = json::parse(line);
-        } catch (const json::parse_error & e) {
+        } catch (const json::exception & e) {  // syntax, or a number beyond double (out_of_range)
             throw error_at(path, lineno, std::string("invalid JSON: ") + e.what());
         }
         if (!j.is_object()) {
@@ -206,7 +206,7 @@ record_log::record_log(const std::string & path, bool fresh) : path_(path) {
             bool ok = true;
             try {
                 j = json::parse(line);
-            } catch (const json::parse_error &) {
+            } catch (const json::exception &) {
                 ok = false;
             }
             ok = ok && j.is_object() && j.contains("id");

@@ -242,6 +242,7 @@ json generation_session::record_fields(const generation_result & r) const {
             {"forward_passes", r.stats.forward_passes},
             {"tau", r.stats.tau()},
             {"prompt_tokens", r.stats.prompt_tokens},
+            {"prompt_tokens_reused", r.stats.prompt_tokens_reused},
             {"stop", r.stopped_at_eog ? "eog" : "max_tokens"},
             {"draft_tokens", r.stats.draft_tokens},
             {"accepted_tokens", r.stats.accepted_tokens},

@@ -308,6 +308,10 @@ void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & t
                   "depths (comma-separated; a diagnostic, nothing is saved)")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
+    static std::string layout_name = "all";
+    c->add_option("--kv-layout", layout_name, "The layout to measure (invariant, plain, default), or all")
+        ->check(CLI::IsMember({"all", "invariant", "plain", "default"}))
+        ->capture_default_str();
     c->callback([&model_path, &threads, &shape_depths] {
         const dare::model m(model_path);
         const int32_t t = threads > 0 ? threads : static_cast<int32_t>(std::thread::hardware_concurrency());
@@ -318,6 +322,9 @@ void add_calibrate_command(CLI::App & app, std::string & model_path, int32_t & t
         // Every KV layout decoding can run on (--kv-layout; dare/verify.h).
         for (const auto layout : {dare::kv_layout::batch_invariant, dare::kv_layout::plain_attention,
                                   dare::kv_layout::llama_default}) {
+            if (layout_name != "all" && dare::parse_kv_layout(layout_name) != layout) {
+                continue;
+            }
             const auto cm = dare::calibrate_cost_curve(m, t, layout, 7);
             const std::string path = dare::calibration_path(m.info(), t, layout);
             std::printf("%s:\n\n| n tokens | ms per decode | cost vs 1 token | n / cost |\n|---|---|---|---|\n",
