@@ -28,14 +28,7 @@ W=out/formats
 mkdir -p "$W"
 model_of() { [ "$1" = q4_1 ] && echo "$BUNDLED" || echo "$C/SmolLM2-135M-Instruct.${1^^}.gguf"; }
 
-python3 - "$W/readme.jsonl" <<'PY'
-import json, re, sys
-text = open("data/ml-latest-small/README.txt", encoding="utf-8").read()
-paras = [p.strip().replace("\n", " ") for p in re.split(r"\n\s*\n", text) if len(p.strip()) > 200]
-with open(sys.argv[1], "w") as f:
-    for p in paras:
-        f.write(json.dumps({"text": p}) + "\n")
-PY
+python3 bench/readme_corpus.py "$W/readme.jsonl"
 KNOWLEDGE="${KNOWLEDGE:-out/quality/strict/knowledge.jsonl}"
 if [ -f "$KNOWLEDGE" ]; then
   python3 - "$KNOWLEDGE" "$W/knowledge.jsonl" <<'PY'

@@ -10,14 +10,7 @@ scripts/build.sh
 DARE=./"${DARE_BUILD_DIR:-build}"/tools/dare/dare
 C="${DARE_CACHE:-$HOME/.cache/dare}/models"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
-python3 - "$TMP/readme.jsonl" <<'PY'
-import json, re, sys
-text = open("data/ml-latest-small/README.txt", encoding="utf-8").read()
-paras = [p.strip().replace("\n", " ") for p in re.split(r"\n\s*\n", text) if len(p.strip()) > 200]
-with open(sys.argv[1], "w") as f:
-    for p in paras:
-        f.write(json.dumps({"text": p}) + "\n")
-PY
+python3 bench/readme_corpus.py "$TMP/readme.jsonl"
 for Q in Q4_1 Q4_0; do
   echo "README paragraphs: $("$DARE" eval perplexity --model "$C/SmolLM2-135M-Instruct.$Q.gguf" --corpus "$TMP/readme.jsonl" --threads 2)"
   if [ -f out/bench/warm_knowledge.jsonl ]; then

@@ -33,14 +33,12 @@ enum class verify_mode { strict, relaxed, sample };
 
 verify_mode parse_verify_mode(const std::string & s);  // throws dare::error
 
-// Whether decoding under this rule needs the batch-invariant KV layout
-// (kv_layout::batch_invariant): strict and sample verification promise
-// plain decoding's output (or its distribution), which only holds if a
-// token's logits do not depend on the batch around it.
-inline bool needs_batch_invariance(verify_mode m) { return m != verify_mode::relaxed; }
-// Every rule decodes on the batch-invariant layout unless --kv-layout
-// fixes another, one record at a time and in batches (one KV stream per
-// record): relaxed text then departs from plain decoding's only where the
+// Every rule decodes on the batch-invariant KV layout
+// (kv_layout::batch_invariant) unless --kv-layout fixes another, one record
+// at a time and in batches (one KV stream per record). Strict and sample
+// verification promise plain decoding's output (or its distribution),
+// which only holds if a token's logits do not depend on the batch around
+// it; relaxed text then departs from plain decoding's only where the
 // rule accepts another token (on other layouts near-ties of the model flip
 // too: 7 more points of echo-only item texts with plain attention,
 // docs/quality.md), a batched relaxed text is strict's own until its first

@@ -79,29 +79,16 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
     const int32_t threads = o.threads > 0 ? o.threads : static_cast<int32_t>(std::thread::hardware_concurrency());
     speculative_options base;
     base.limits = o.limits;
-    // Strict methods and vanilla share the batch-invariant layout; relaxed
-    // methods get a context of their own (same layout: verify.h).
-    cost_model cost_invariant, cost_relaxed;
+    // Every method decodes in one context on the batch-invariant layout (verify.h).
+    cost_model cost;
     if (o.auto_budget) {
-        cost_invariant = load_or_measure_cost_curve(m, threads, true, kv_layout::batch_invariant);
+        cost = load_or_measure_cost_curve(m, threads, true, kv_layout::batch_invariant);
     }
     context_options co;
     co.n_ctx = o.n_ctx;
     co.n_threads = threads;
     co.n_seq_max = speculative_seq_max(o.limits);
     context ctx(m, co);
-    std::unique_ptr<context> fast_ctx;
-    auto relaxed_context = [&]() -> context & {
-        if (!fast_ctx) {
-            context_options fc = co;
-            fc.layout = kv_layout::batch_invariant;
-            fast_ctx = std::make_unique<context>(m, fc);
-            if (o.auto_budget) {
-                cost_relaxed = load_or_measure_cost_curve(m, threads, true, fc.layout);
-            }
-        }
-        return *fast_ctx;
-    };
     vanilla_decoder vanilla(ctx);
 
     std::vector<method> methods;
@@ -146,9 +133,8 @@ std::vector<bench_method_result> run_bench(const bench_options & o) {
         if (name != "vanilla") {
             mt.strict = so.verify.mode == verify_mode::strict;
             mt.res.verify = verify_mode_name(so.verify.mode);
-            context & c = needs_batch_invariance(so.verify.mode) ? ctx : relaxed_context();
-            so.cost = &c == &ctx ? cost_invariant : cost_relaxed;
-            mt.spec = std::make_unique<speculative_decoder>(c, so);
+            so.cost = cost;
+            mt.spec = std::make_unique<speculative_decoder>(ctx, so);
         }
         mt.res.method = name;
         methods.push_back(std::move(mt));
