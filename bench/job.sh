@@ -19,7 +19,7 @@ B="${DARE_BUILD_DIR:-build-server}"
 cmake --build "$B" --target llama-server -j"$(nproc)" >/dev/null
 DARE="$B/tools/dare/dare"
 SERVER="$B/bin/llama-server"
-MODEL="${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL="${DARE_MODEL:-${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q8_0.gguf}"  # the default model build
 W=out/job
 mkdir -p "$W" bench/results
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
@@ -33,10 +33,11 @@ declare -A DARE_ARGS=(
 )
 declare -A LLAMA_ARGS=(  # server flags | client requests in flight
   [llama-np4]="-np 4|4"
+  [llama-np8]="-np 8|8"
   [llama-np1-ngram]="-np 1 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|1"
   [llama-np4-ngram]="-np 4 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|4"
 )
-CONFIGS="${CONFIGS:-vanilla-seq vanilla-p4 default default-p4 llama-np4 llama-np1-ngram llama-np4-ngram}"
+CONFIGS="${CONFIGS:-vanilla-seq vanilla-p4 default default-p4 llama-np4 llama-np8 llama-np1-ngram llama-np4-ngram}"
 PORT=18431
 now() { date +%s.%N; }
 
@@ -45,7 +46,7 @@ run_dare() {  # CONFIG REP KIND
   rm -rf "$dir"
   t0="$(now)"
   # shellcheck disable=SC2086
-  "$DARE" run --out "$dir" --target "$3" --limit "$HALF" --max-tokens "$TOKENS" --threads "$THREADS" \
+  "$DARE" run --model "$MODEL" --out "$dir" --target "$3" --limit "$HALF" --max-tokens "$TOKENS" --threads "$THREADS" \
     ${DARE_ARGS[$1]} > /dev/null 2> "$dir.log"
   printf '%s\t%s\t%s\t%.3f\n' "$1" "$2" "$3" "$(echo "$(now) - $t0" | bc)" >> "$TIMES"
 }

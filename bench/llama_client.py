@@ -2,7 +2,9 @@
 """Drives llama.cpp's server over a dare run's records, as a user of llama.cpp
 alone would: every prompt through /v1/chat/completions (the server applies
 the model's chat template, as dare does), greedy, N requests in flight (one
-per server slot). Writes the records as a dare run folder (kind, id, group,
+per server slot), with the server's prompt cache on (a slot reuses the KV
+cells of the prefix its next prompt shares with its last, as dare's batch
+slots do). Writes the records as a dare run folder (kind, id, group,
 phase, prompt, text, tokens, forward_passes, seconds; run.json and plan.json
 copied from the source run) so that `dare eval health --write` measures
 their text health with the same definitions and grounding.
@@ -26,7 +28,7 @@ records = [r for r in records if r["kind"] == kind]
 
 def ask(r):
     body = json.dumps({"messages": [{"role": "user", "content": r["prompt"]}], "max_tokens": max_tokens,
-                       "temperature": 0, "top_k": 1, "cache_prompt": False}).encode()
+                       "temperature": 0, "top_k": 1, "cache_prompt": True}).encode()
     req = urllib.request.Request(url + "/v1/chat/completions", body, {"Content-Type": "application/json"})
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=3600) as resp:

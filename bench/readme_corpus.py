@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Writes a perplexity corpus of text no model wrote: the paragraphs longer
 than 200 characters of the bundled dataset's README, one {"text"} line each.
-Usage: bench/readme_corpus.py OUT.jsonl (used by bench/formats.sh and
-bench/quant_quality.sh)."""
+Usage: bench/readme_corpus.py OUT.jsonl (used by bench/formats.sh)."""
 import json
 import re
 import sys

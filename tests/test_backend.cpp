@@ -7,12 +7,13 @@
 
 #include "dare/backend.h"
 #include "dare/error.h"
+#include "dare/paths.h"
 #include "test_util.h"
 
 using namespace dare_test;
 
 TEST(Backend, TokenizerRoundTripOnRealModel) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const std::vector<std::string> texts = {
         "Introduce movie Toy Story (1995) and describe its attributes.",
         "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001), 4.5 stars; Léon: The Professional (1994)",
@@ -36,8 +37,8 @@ TEST(Backend, TokenizerRoundTripOnRealModel) {
     }
 }
 
-TEST(Backend, ModelFactsAreTheBundledModel) {
-    const auto & i = bundled_model().info();
+TEST(Backend, ModelFactsAreTheBundledWeights) {
+    const auto & i = default_model().info();
     EXPECT_EQ(i.architecture, "llama");
     EXPECT_EQ(i.n_layer, 30);
     EXPECT_EQ(i.n_embd, 576);
@@ -48,7 +49,7 @@ TEST(Backend, ModelFactsAreTheBundledModel) {
 }
 
 TEST(Backend, ChatTemplateWrapsTheUserTurn) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const std::string s = m.apply_chat_template({{"user", "Hello there"}}, true);
     EXPECT_NE(s.find("Hello there"), std::string::npos);
     EXPECT_NE(s.find("<|im_start|>user"), std::string::npos) << s;
@@ -60,7 +61,7 @@ TEST(Backend, ChatTemplateWrapsTheUserTurn) {
 }
 
 TEST(Backend, EndOfGenerationToken) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const auto im_end = m.tokenize("<|im_end|>", false, true);
     ASSERT_EQ(im_end.size(), 1u);
     EXPECT_TRUE(m.is_eog(im_end[0]));
@@ -74,6 +75,40 @@ TEST(Backend, MissingModelFileIsAClearError) {
     } catch (const dare::error & e) {
         EXPECT_NE(std::string(e.what()).find("model file not found: /nonexistent/dir/model.gguf"), std::string::npos)
             << e.what();
+    }
+}
+
+// The default model build is made from the bundled file on first use: the
+// same bytes as `dare quantize --type q8_0`; without the bundled file the
+// error says what to run.
+TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
+    temp_dir cache;
+    std::filesystem::create_directories(cache / "models");
+    std::filesystem::create_symlink(dare::bundled_model_path(), cache / "models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    const char * old = std::getenv("DARE_CACHE");
+    const std::string saved = old ? old : "";
+    setenv("DARE_CACHE", cache.str().c_str(), 1);
+    const std::string made = dare::default_model_build_path();
+    EXPECT_EQ(made, cache / "models/SmolLM2-135M-Instruct.Q8_0.gguf");
+    {
+        dare::model m(made);
+        EXPECT_NE(m.info().description.find("Q8_0"), std::string::npos) << m.info().description;
+    }
+    dare::quantize_model(dare::bundled_model_path(), cache / "direct.gguf", "q8_0", 2);
+    EXPECT_EQ(read_file(made), read_file(cache / "direct.gguf"));
+    std::filesystem::remove(made);
+    std::filesystem::remove(cache / "models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    try {
+        dare::model m(made);
+        ADD_FAILURE() << "expected an error";
+    } catch (const dare::error & e) {
+        EXPECT_NE(std::string(e.what()).find("run scripts/setup.sh"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(made));
+    if (old) {
+        setenv("DARE_CACHE", saved.c_str(), 1);
+    } else {
+        unsetenv("DARE_CACHE");
     }
 }
 
@@ -126,7 +161,7 @@ TEST(Backend, UnsupportedArchitectureIsAClearError) {
 }
 
 TEST(Backend, TooSmallContextIsAClearError) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context_options co;
     co.n_ctx = 32;
     co.n_batch = 32;
@@ -161,7 +196,7 @@ TEST(Backend, BatchRowsCarrySequenceSets) {
 // Removing a sequence's tail and decoding again must give the same logits as
 // decoding the same tokens into a fresh context.
 TEST(Backend, KvRemovalMatchesRecomputation) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context_options co;
     co.n_ctx = 256;
     co.n_seq_max = 2;
@@ -218,7 +253,7 @@ namespace {
 int rows_differing(const std::vector<dare::token> & toks, size_t prefill, dare::kv_layout layout) {
     auto co = test_context(1024);
     co.layout = layout;
-    dare::context one(bundled_model(), co), eight(bundled_model(), co);
+    dare::context one(default_model(), co), eight(default_model(), co);
     dare::batch b;
     for (dare::context * c : {&one, &eight}) {
         b.clear();
@@ -260,7 +295,7 @@ TEST(Backend, BatchInvariantLayoutGivesTheSameLogitsInAnyBatch) {
     for (int i = 0; i < 32; ++i) {
         text += "Introduce the movie Forrest Gump (1994), whose genres are Comedy, Drama, Romance, War. ";
     }
-    auto toks = bundled_model().tokenize(text, true, false);
+    auto toks = default_model().tokenize(text, true, false);
     ASSERT_GT(toks.size(), 600u);
     toks.resize(600);  // past 512 cells, where the single-query kernel splits across threads
     const int inv = rows_differing(toks, 100, dare::kv_layout::batch_invariant);

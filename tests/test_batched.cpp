@@ -36,7 +36,7 @@ dare::repetition_options rules(bool with_repetition) {
 const reference & greedy_reference(bool with_repetition = false) {
     auto make = [](bool rep) {
         reference r;
-        const auto & m = bundled_model();
+        const auto & m = default_model();
         dare::context ctx(m, test_context(2048));
         dare::vanilla_decoder van(ctx);
         dare::generation_options g;
@@ -75,7 +75,7 @@ batched_outputs run_batched(const dare::batched_options & bo, dare::token_index 
     // The layout dare run gives batches (one KV stream per record).
     co.layout = dare::kv_layout::batch_invariant;
     dare::set_batched_context(co, bo.parallel, static_cast<uint32_t>(longest + kTokens + 16));
-    dare::context ctx(bundled_model(), co);
+    dare::context ctx(default_model(), co);
     dare::batched_decoder dec(ctx, bo);
     dare::generation_options g;
     g.max_tokens = kTokens;
@@ -220,7 +220,7 @@ TEST(Batched, RelaxedDraftsFromAGrowingPool) {
 }
 
 TEST(Batched, RefusesWhatItCannotDo) {
-    dare::context ctx(bundled_model(), test_context(1024, 2));
+    dare::context ctx(default_model(), test_context(1024, 2));
     dare::batched_options bo;
     bo.parallel = 4;  // more slots than sequences
     EXPECT_THROW(dare::batched_decoder(ctx, bo), dare::error);

@@ -93,7 +93,7 @@ TEST(Cli, ChatTemplateNoneRunsABaseModelInEveryMode) {
             EXPECT_GT(rec["tokens"].get<int>(), 0) << name;
         }
     }
-    const auto & m = bundled_model();  // the same vocabulary
+    const auto & m = default_model();  // the same vocabulary
     const std::vector<std::string> prompts = {"Introduce movie Toy Story (1995) and describe its attributes.",
                                               "Introduce movie Heat (1995) and describe its attributes."};
     for (size_t i = 0; i < prompts.size(); ++i) {  // the raw text, not a chat turn

@@ -166,7 +166,7 @@ TEST(Draft, BatchShapesAreTimedInEveryLayoutAndLeaveTheContextEmpty) {
         auto co = test_context(256);
         co.layout = layout;
         co.n_seq_max = 4;
-        owned.push_back(std::make_unique<dare::context>(bundled_model(), co));
+        owned.push_back(std::make_unique<dare::context>(default_model(), co));
         ctxs.push_back(owned.back().get());
     }
     const auto res = dare::measure_batch_shapes(ctxs, {16, 40}, {1, 8}, 1);
@@ -188,7 +188,7 @@ TEST(Draft, BatchShapesAreTimedInEveryLayoutAndLeaveTheContextEmpty) {
     }
     auto co = test_context(256);
     co.n_seq_max = 2;  // 8 rows need 4 sequences
-    dare::context small(bundled_model(), co);
+    dare::context small(default_model(), co);
     dare::context * one[] = {&small};
     EXPECT_THROW(dare::measure_batch_shapes(one, {16}, {8}, 1), dare::error);
 }

@@ -16,7 +16,7 @@ TEST(Eval, AnswerNllMatchesStepwiseScoring) {
     // A prompt longer than the scorer's 256-token chunk (as every user
     // prompt is), so its chunked path runs and an answer token's logits come
     // from the last chunk.
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context ctx(m, test_context());
     std::string history = "Summarize this user's taste. They rated:";
     for (const char * title : {"Heat (1995)", "Casino (1995)", "Sabrina (1995)", "Jumanji (1995)", "Balto (1995)",
@@ -60,7 +60,7 @@ TEST(Eval, AnswerNllMatchesStepwiseScoring) {
 }
 
 TEST(Eval, GreedyAnswerIsLikelierThanScrambled) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context ctx(m, test_context());
     const auto prompt =
         m.tokenize(m.apply_chat_template({{"user", "Introduce movie Toy Story (1995)."}}, true), true, true);
@@ -84,13 +84,13 @@ TEST(Eval, CorpusPerplexityReadsKnowledgeFiles) {
     write_file(d / "k.jsonl",
                "{\"id\": 1, \"prompt\": \"Introduce movie Heat (1995).\", \"text\": \"Heat is a crime film.\"}\n"
                "{\"text\": \"The film is a drama.\"}\n");
-    const auto r = dare::corpus_perplexity(bundled_model(), d / "k.jsonl", test_context(512));
+    const auto r = dare::corpus_perplexity(default_model(), d / "k.jsonl", test_context(512));
     EXPECT_EQ(r.records, 2);
     EXPECT_GT(r.tokens, 5);
     EXPECT_GT(r.perplexity(), 1.0);
     write_file(d / "bad.jsonl", "{\"text\": \"ok\"}\n{\"prompt\": \"x\"}\n");
     try {
-        dare::corpus_perplexity(bundled_model(), d / "bad.jsonl", test_context(512));
+        dare::corpus_perplexity(default_model(), d / "bad.jsonl", test_context(512));
         FAIL() << "expected an error";
     } catch (const dare::error & e) {
         EXPECT_NE(std::string(e.what()).find("bad.jsonl:2:"), std::string::npos) << e.what();

@@ -9,7 +9,7 @@ using namespace dare_test;
 
 namespace {
 std::vector<dare::token> chat_prompt(const std::string & text) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     return m.tokenize(m.apply_chat_template({{"user", text}}, true), true, true);
 }
 
@@ -17,7 +17,7 @@ dare::context_options small_ctx() { return test_context(512); }
 }  // namespace
 
 TEST(Generate, GreedyIsDeterministicWithinAndAcrossContexts) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const auto p1 = chat_prompt("Introduce movie Toy Story (1995) and describe its attributes.");
     const auto p2 = chat_prompt("Introduce movie Heat (1995) and describe its attributes.");
     dare::generation_options g;
@@ -40,7 +40,7 @@ TEST(Generate, GreedyIsDeterministicWithinAndAcrossContexts) {
 }
 
 TEST(Generate, AccountingGivesTauOneAndRespectsMaxTokens) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context ctx(m, small_ctx());
     dare::vanilla_decoder dec(ctx);
     dare::generation_options g;
@@ -60,7 +60,7 @@ TEST(Generate, AccountingGivesTauOneAndRespectsMaxTokens) {
 }
 
 TEST(Generate, StopsAtEndOfGeneration) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context ctx(m, small_ctx());
     dare::vanilla_decoder dec(ctx);
     dare::generation_options g;
@@ -72,7 +72,7 @@ TEST(Generate, StopsAtEndOfGeneration) {
 }
 
 TEST(Generate, SamplingIsReproducibleFromTheSeed) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context ctx(m, small_ctx());
     dare::vanilla_decoder dec(ctx);
     dare::generation_options g;
@@ -107,7 +107,7 @@ TEST(Generate, TokenPickerSamplesInProportion) {
 }
 
 TEST(Generate, PromptTooLongForContextIsAClearError) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::context_options co = small_ctx();
     co.n_ctx = 64;
     dare::context ctx(m, co);

@@ -13,7 +13,7 @@
 using namespace dare_test;
 
 TEST(Peers, NamesAndSettingsAreChecked) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     EXPECT_TRUE(dare::is_llama_peer("llama-plain"));
     EXPECT_FALSE(dare::is_llama_peer("pld"));
     EXPECT_THROW(dare::llama_peer(m, "llama-ngram-bogus", 2, 512), dare::error);
@@ -27,7 +27,7 @@ TEST(Peers, NamesAndSettingsAreChecked) {
 }
 
 TEST(Peers, EveryModeRunsAndAgreesWithLlamaPlain) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const auto all = varied_prompts();
     std::vector<std::vector<dare::token>> prompts;
     for (size_t i = 0; i < all.size(); i += 7) {  // 8 prompts

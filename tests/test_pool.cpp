@@ -223,7 +223,7 @@ TEST(Pool, BothKindsMatchBruteForceOnRandomStreams) {
 
 #ifndef DARE_MODEL_FREE  // needs the bundled model's tokenizer
 TEST(Pool, BothKindsMatchBruteForceOnRealTokenStreams) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const std::vector<std::string> texts = {
         "The film is a drama directed by Robert Zemeckis. The film stars Tom Hanks as Forrest Gump.",
         "The film is a crime drama directed by Quentin Tarantino. The film stars John Travolta and Samuel L. Jackson.",

@@ -49,7 +49,7 @@ std::vector<float> random_logits(int32_t n_vocab, std::mt19937 & rng) {
 }  // namespace
 
 TEST(Repetition, NgramRulesBanWhatBruteForceBans) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     std::mt19937 rng(11);
     for (int32_t n : {0, 2, 3, 4}) {
         for (int32_t c : {0, 2, 3, 5}) {
@@ -85,7 +85,7 @@ TEST(Repetition, NgramRulesBanWhatBruteForceBans) {
 }
 
 TEST(Repetition, BannedTokensGetMinusInfinityAndNothingElseChanges) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::repetition_options o;
     o.no_repeat_ngram = 2;
     dare::logit_processor p(m, o);
@@ -107,7 +107,7 @@ TEST(Repetition, BannedTokensGetMinusInfinityAndNothingElseChanges) {
 }
 
 TEST(Repetition, PresenceAndFrequencyPenaltiesFollowTheirFormulas) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     std::mt19937 rng(5);
     const auto raw = random_logits(m.n_vocab(), rng);
     dare::repetition_options o;
@@ -142,7 +142,7 @@ TEST(Repetition, PresenceAndFrequencyPenaltiesFollowTheirFormulas) {
 }
 
 TEST(Repetition, DryPenalisesTheTokenThatWouldExtendARepeat) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const auto w = m.tokenize(" apple banana cherry date", false, false);
     ASSERT_GE(w.size(), 4u);
     const dare::token a = w[0], b = w[1], c = w[2], d = w[3];
@@ -175,7 +175,7 @@ TEST(Repetition, VerifierWalksTheTreeWithTheProcessor) {
     // no-repeat 2, after "1 2 1" the token 2 is banned ("1 2" again), so
     // strict accepts three drafts and the processed argmax replaces the
     // fourth.
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     std::mt19937 rng(2);
     auto base = random_logits(m.n_vocab(), rng);
     std::vector<std::vector<float>> rows(5, base);
@@ -229,7 +229,7 @@ TEST(Repetition, BansOnADraftPathAgreeWithAcceptingIt) {
     // bans(path, t) is what banned() says once the path is accepted, except
     // for n-grams the path itself creates (which it cannot see): a "yes" is
     // always right, and with an empty path the two agree exactly.
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     std::mt19937 rng(21);
     dare::repetition_options o;
     o.no_repeat_ngram = 3;

@@ -43,7 +43,7 @@ TEST(Signals, HandlerRecordsTheSignal) {
 // A decoding loop checks once per step: with a stop requested, generation
 // throws before producing a token.
 TEST(Signals, DecodingStopsAtTheNextStep) {
-    const dare::model & m = bundled_model();
+    const dare::model & m = default_model();
     dare::context ctx(m, test_context());
     dare::vanilla_decoder dec(ctx);
     dare::generation_options g;

@@ -39,7 +39,7 @@ std::unique_ptr<dare::token_index> decoy_pool(const std::vector<dare::token> & g
 }  // namespace
 
 TEST(Speculative, KvCacheHoldsExactlyTheAcceptedContext) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::speculative_options so;
     so.limits = {12, 6};
     dare::context ctx(m, spec_ctx(so.limits, 1024));
@@ -110,7 +110,7 @@ TEST(Speculative, RelaxedIsStrictUntilItLeavesTheArgmaxThenKeepsOffFirstPathCell
     // next token): the next token's logits are compared with a fresh
     // context's, up to a near-tie flipped by the rounding of another cell
     // order (values accumulate in F16).
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::speculative_options so;
     so.limits = {12, 6};
     so.verify.mode = dare::verify_mode::relaxed;
@@ -186,7 +186,7 @@ namespace {
 // plain greedy decoding, both with the repetition rules `rep`, on many
 // varied prompts.
 void expect_strict_reproduces_greedy(const dare::repetition_options & rep) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     const auto prompts = varied_prompts();
     ASSERT_GE(prompts.size(), 50u);
     dare::speculative_options so;
@@ -254,7 +254,7 @@ TEST(Speculative, StrictReproducesGreedyWithTheDefaultRepetitionRules) {
 }
 
 TEST(Speculative, RelaxedStaysCloseAndAcceptsMore) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     dare::speculative_options strict_o, relaxed_o;
     strict_o.limits = relaxed_o.limits = {16, 8};
     relaxed_o.verify.mode = dare::verify_mode::relaxed;

@@ -164,8 +164,10 @@ inline dare::context_options test_context(uint32_t n_ctx = 1024, uint32_t n_seq_
     return co;
 }
 
-// The bundled model, loaded once per test program (scripts/setup.sh fetches it).
-inline const dare::model & bundled_model() {
+// The default model (the bundled weights as Q8_0: scripts/setup.sh fetches
+// the bundled file, the model's constructor makes the Q8_0 one if missing),
+// loaded once per test program.
+inline const dare::model & default_model() {
     static const std::unique_ptr<dare::model> m = std::make_unique<dare::model>(dare::default_model_path());
     return *m;
 }
@@ -237,7 +239,7 @@ inline int32_t count_identical_up_to_near_ties(const std::vector<dare::generatio
 
 // The chat-templated tokens of a user message.
 inline std::vector<dare::token> chat(const std::string & text) {
-    const auto & m = bundled_model();
+    const auto & m = default_model();
     return m.tokenize(m.apply_chat_template({{"user", text}}, true), true, true);
 }
 

@@ -13,9 +13,12 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "backend/handle.h"
 #include "dare/error.h"
 #include "dare/jsonl.h"
+#include "dare/paths.h"
 #include "llama.h"
 #include "util/mix.h"
 
@@ -79,6 +82,24 @@ std::string explain_load_failure(const std::string & path) {
         last += "\n  llama.cpp: " + trim(line);
     }
     return path + ": llama.cpp could not load this GGUF model" + (last.empty() ? "" : last);
+}
+
+// The default model build (paths.h) is made from the bundled model the first
+// time it is asked for; quantize_model writes it under a temporary name, so
+// two processes doing this at once each rename a complete file into place.
+void make_default_model_if_missing(const std::string & path) {
+    std::error_code ec;
+    if (path != default_model_build_path() || std::filesystem::exists(path, ec)) {
+        return;
+    }
+    const std::string bundled = bundled_model_path();
+    if (!std::filesystem::exists(bundled, ec)) {
+        throw error("model file not found: " + path + " (it is made from the bundled model " + bundled +
+                    ", which is missing too: run scripts/setup.sh)");
+    }
+    std::fprintf(stderr, "[dare] making the default model %s from the bundled %s (Q8_0, once)\n", path.c_str(),
+                 bundled.c_str());
+    quantize_model(bundled, path, "q8_0", 0);
 }
 
 void check_gguf_file(const std::string & path) {
@@ -158,6 +179,7 @@ bool model::on_gpu() const { return impl_->on_gpu; }
 model::model(const std::string & path, const model_options & opts) : impl_(std::make_unique<impl>()) {
     backend_init_once();
     g_verbose.store(opts.verbose);
+    make_default_model_if_missing(path);
     check_gguf_file(path);
     take_log_tail();
 
@@ -506,7 +528,7 @@ void quantize_model(const std::string & in, const std::string & out, const std::
     }
     qp.allow_requantize = true;
     qp.nthread = n_threads;
-    const std::string tmp = out + ".tmp";
+    const std::string tmp = out + ".tmp." + std::to_string(::getpid());
     take_log_tail();
     if (llama_model_quantize(in.c_str(), tmp.c_str(), &qp) != 0) {
         std::remove(tmp.c_str());

@@ -14,11 +14,15 @@ std::string cache_dir() {
     return std::string(home && *home ? home : ".") + "/.cache/dare";
 }
 
+std::string bundled_model_path() { return cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+
+std::string default_model_build_path() { return cache_dir() + "/models/SmolLM2-135M-Instruct.Q8_0.gguf"; }
+
 std::string default_model_path() {
     if (const char * m = std::getenv("DARE_MODEL"); m && *m) {
         return m;
     }
-    return cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    return default_model_build_path();
 }
 
 std::string default_dataset_path() {

@@ -152,9 +152,9 @@ struct quantize_options {
 };
 
 void add_quantize_command(CLI::App & app, quantize_options & o) {
-    auto * c = app.add_subcommand("quantize", "Re-quantize a GGUF model (e.g. the bundled Q4_1 to Q4_0)");
-    o.model = dare::default_model_path();
-    c->add_option("--model", o.model, "Input GGUF model")->capture_default_str();
+    auto * c = app.add_subcommand("quantize", "Re-quantize a GGUF model (e.g. the bundled Q4_1 to Q8_0 or Q4_0)");
+    o.model = dare::bundled_model_path();
+    c->add_option("--model", o.model, "Input GGUF model (default: the bundled Q4_1)")->capture_default_str();
     c->add_option("--out", o.out, "Output GGUF file")->required();
     c->add_option("--type", o.type, "Target type")
         ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m", "iq4_nl"}))
