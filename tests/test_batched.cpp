@@ -189,11 +189,19 @@ TEST(Batched, RelaxedDraftsFromAGrowingPool) {
     bo.spec.limits = {16, 8};
     bo.spec.verify.mode = dare::verify_mode::relaxed;
     bo.spec.verify.rule = dare::relaxed_rule::guarded;  // dare run's default
+    bo.spec.verify.min_prob = 0.0f;
     bo.spec.self_draft = true;
-    const auto b = run_batched(bo, pool.get());
     const auto & ref = greedy_reference();
-    // Every prompt and every output went into the pool.
+    // The pool starts with each greedy text's runner-up variant, so that
+    // drafts off the argmax come for certain (test_util.h).
     uint64_t inserted = 0;
+    for (size_t i = 0; i < ref.prompts.size(); ++i) {
+        const auto seed = runner_up_text(default_model(), ref.prompts[i], ref.out[i].tokens);
+        pool->insert(seed, dare::token_source::output);
+        inserted += seed.size();
+    }
+    const auto b = run_batched(bo, pool.get());
+    // Every prompt and every output went into the pool.
     for (size_t i = 0; i < ref.prompts.size(); ++i) {
         inserted += ref.prompts[i].size() + b.out[i].tokens.size() - (b.out[i].stopped_at_eog ? 1 : 0);
     }

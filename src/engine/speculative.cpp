@@ -241,7 +241,8 @@ generation_result speculative_decoder::run(std::span<const token> prompt, std::s
         }
         kv_len_ = static_cast<size_t>(P) + 1;
         const bool departed = opts_.verify.mode == verify_mode::relaxed && r.stats.off_argmax > 0;
-        if (n_acc > 0 && (first_path || departed)) {
+        const bool keep_path = n_acc > 0 && (first_path || departed);
+        if (keep_path) {
             const seq_id path_seq = node_seqs_[vr_.accepted.back()].front();
             ctx_.seq_cp(path_seq, 0, P + 1, P + 1 + n_acc);
             kv_len_ += static_cast<size_t>(n_acc);
@@ -267,8 +268,16 @@ generation_result speculative_decoder::run(std::span<const token> prompt, std::s
             stop = m.is_eog(t);
             return true;
         };
+        int32_t emitted = 0;
         for (int32_t k = 0; k < n_acc; ++k) {
-            r.stats.accepted_tokens += emit(tree_.nodes[vr_.accepted[k]].tok, vr_.gaps.empty() ? 0.0f : vr_.gaps[k]);
+            emitted += emit(tree_.nodes[vr_.accepted[k]].tok, vr_.gaps.empty() ? 0.0f : vr_.gaps[k]);
+        }
+        r.stats.accepted_tokens += emitted;
+        if (keep_path && emitted < n_acc) {
+            // The text ended inside the path (EOG or max_tokens): the cache
+            // keeps only the cells of what was emitted.
+            kv_len_ = static_cast<size_t>(P) + 1 + static_cast<size_t>(emitted);
+            ctx_.seq_rm(0, static_cast<pos_t>(kv_len_), -1);
         }
         emit(vr_.next, vr_.gaps.empty() ? 0.0f : vr_.gaps.back());
         tr = clock_type::now();
