@@ -16,7 +16,9 @@ void add_chat_template_option(CLI::App * c, std::string & t) {
 }
 
 void add_decoding_options(CLI::App * c, generate_job_options & o) {
-    c->add_option("--model", o.model, "GGUF model file (default: the bundled SmolLM2-135M-Instruct re-quantized to Q8_0, made on first use; $DARE_MODEL overrides)")
+    c->add_option("--model", o.model,
+                  "GGUF model file (default: the bundled SmolLM2-135M-Instruct re-quantized to Q8_0, made on "
+                  "first use; $DARE_MODEL overrides)")
         ->capture_default_str();
     add_chat_template_option(c, o.chat_template);
     c->add_option("--mode", o.mode,
