@@ -243,6 +243,11 @@ void quantize_model(const std::string & in, const std::string & out, const std::
 // the backends compiled in, and the CPU features llama.cpp uses.
 std::string version_text();
 
+// The CPU features llama.cpp was built with and uses here (llama.cpp's
+// system info line, e.g. "CPU : ... AVX2 = 1 | AVX512 = 1 | ..."): what a
+// measured cost on this machine depends on besides the model.
+std::string system_info();
+
 // Index of the largest value (first one on ties).
 token argmax(std::span<const float> logits);
 

@@ -506,7 +506,12 @@ std::string version_text() {
         backends += (i ? ", " : "") + std::string(ggml_backend_reg_name(ggml_backend_reg_get(i)));
     }
     return std::string("dare ") + DARE_VERSION + "\nllama.cpp from llama-cpp-python " + DARE_LLAMA_VERSION +
-           " (ggml " + ggml_version() + ")\nbackends: " + backends + "\nsystem: " + trim(llama_print_system_info());
+           " (ggml " + ggml_version() + ")\nbackends: " + backends + "\nsystem: " + system_info();
+}
+
+std::string system_info() {
+    backend_init_once();
+    return trim(llama_print_system_info());
 }
 
 void quantize_model(const std::string & in, const std::string & out, const std::string & type, int32_t n_threads) {

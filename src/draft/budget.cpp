@@ -13,6 +13,7 @@
 #include "dare/error.h"
 #include "dare/jsonl.h"
 #include "dare/paths.h"
+#include "util/mix.h"
 
 namespace dare {
 
@@ -224,18 +225,22 @@ std::vector<batch_shape_timing> measure_batch_shapes(std::span<context * const> 
 }
 
 std::string calibration_path(const model_info & m, int32_t n_threads, kv_layout layout) {
-    char name[128];
+    char name[160];
     // One name per KV layout; bump a name when the context setup changes
-    // what a batch costs.
+    // what a batch costs. The build's CPU features are part of the name: a
+    // build for other instruction sets (cmake/llama.cmake) measures anew.
     const char * tag = "plainattn";
     switch (layout) {  // no default: a new layout must get a name of its own
         case kv_layout::batch_invariant: tag = "kv3"; break;
         case kv_layout::llama_default: tag = "llamakv"; break;
         case kv_layout::plain_attention: tag = "plainattn"; break;
     }
-    std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-t%d.json", tag,
+    const std::string cpu = system_info();
+    const uint64_t cpu_hash = mix::fnv1a(mix::fnv_offset, cpu.data(), cpu.size());
+    std::snprintf(name, sizeof name, "cost-%s-%016llx-%llu-%08llx-t%d.json", tag,
                   static_cast<unsigned long long>(m.vocab_fingerprint),
-                  static_cast<unsigned long long>(m.size_bytes), n_threads);
+                  static_cast<unsigned long long>(m.size_bytes),
+                  static_cast<unsigned long long>(cpu_hash & 0xffffffffULL), n_threads);
     return cache_dir() + "/calibration/" + name;
 }
 
