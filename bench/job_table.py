@@ -53,3 +53,34 @@ for kind in ("items", "users", "both"):
         runs = min(len(walls[(c, k)]) for k in kinds)
         print(f"| {c} | {runs} | {w:.1f} | {3600 * n / w:.0f} | {base:.2f}x | {vs_llama:.2f}x | "
               f"{mean('echo')} | {mean('looped')} | {mean('words')} | {mean('ground')} |")
+
+# The ceiling one record at a time: vanilla-seq's records (first
+# repetition) with every generated token costed at its record's prefill rate
+# (prompt prefill seconds per prompt token). Prefill is the same work in
+# every configuration, so no configuration that prefills the same prompts
+# can beat plain decoding by more than seconds / (prefill + tokens x rate).
+import json, os
+rows = []
+for kind in ("items", "users"):
+    path = f"{work}/vanilla-seq-r1-{kind}/knowledge.jsonl"
+    if os.path.exists(path):
+        recs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+        rows.append((kind, recs))
+if rows:
+    print("\n### ceiling (vanilla-seq, first repetition, records' own seconds)\n")
+    print("| kind | records | prompt tokens | prefill s | ms/prompt token | tokens | decode s | ms/token | ceiling |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    total = ideal_total = 0.0
+    for kind, recs in rows:
+        n = len(recs)
+        pre = sum(r["prefill_seconds"] for r in recs)
+        secs = sum(r["seconds"] for r in recs)
+        ptok = sum(r["prompt_tokens"] for r in recs)
+        toks = sum(r["tokens"] for r in recs)
+        ideal = sum(r["prefill_seconds"] * (1 + r["tokens"] / r["prompt_tokens"]) for r in recs)
+        total += secs
+        ideal_total += ideal
+        print(f"| {kind} | {n} | {ptok / n:.1f} | {pre / n:.2f} | {1000 * pre / ptok:.2f} | {toks / n:.1f} | "
+              f"{(secs - pre) / n:.2f} | {1000 * (secs - pre) / toks:.1f} | {secs / ideal:.2f}x |")
+    if len(rows) == 2:
+        print(f"| both | | | | | | | | {total / ideal_total:.2f}x |")
