@@ -28,8 +28,10 @@ TIMES="$W/times.tsv"
 declare -A DARE_ARGS=(
   [vanilla-seq]="--mode vanilla --parallel 1"
   [vanilla-p4]="--mode vanilla --parallel 4"
+  [vanilla-p8]="--mode vanilla --parallel 8"
   [default]=""
   [default-p4]="--parallel 4"
+  [default-p8]="--parallel 8"
 )
 declare -A LLAMA_ARGS=(  # server flags | client requests in flight
   [llama-np4]="-np 4|4"
