@@ -7,6 +7,8 @@ health of the first repetition's records (definitions: docs/quality.md).
 
 Usage: job_table.py WORKDIR TIMES_TSV CONFIG...
 """
+import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -59,7 +61,6 @@ for kind in ("items", "users", "both"):
 # (prompt prefill seconds per prompt token). Prefill is the same work in
 # every configuration, so no configuration that prefills the same prompts
 # can beat plain decoding by more than seconds / (prefill + tokens x rate).
-import json, os
 rows = []
 for kind in ("items", "users"):
     path = f"{work}/vanilla-seq-r1-{kind}/knowledge.jsonl"

@@ -19,13 +19,15 @@ THREADS="${1:-2}"; TAG="${2:-profile}"
 q4_0_bench_env
 prepare_peer_sets
 
-# The cost curve of the relaxed layout for this model and thread count.
+# The cost curve of the relaxed layout for this model, thread count and build
+# (the description ends with the CPU features of `dare --version`).
 find_curve() {
-  python3 - "$CACHE/calibration" "$MODEL" "$THREADS" <<'PY'
+  python3 - "$CACHE/calibration" "$MODEL" "$THREADS" "$("$DARE" --version | sed -n 's/^system: //p')" <<'PY'
 import glob, json, os, sys
-d, model, threads = sys.argv[1:]
+d, model, threads, system = sys.argv[1:]
 for f in sorted(glob.glob(os.path.join(d, f"cost-kv3-*-t{threads}.json"))):
-    if json.load(open(f)).get("description", "").startswith(model + ","):
+    desc = json.load(open(f)).get("description", "")
+    if desc.startswith(model + ",") and desc.endswith(", " + system):
         print(f)
         break
 PY

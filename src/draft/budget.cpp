@@ -252,7 +252,8 @@ cost_model calibrate_cost_curve(const model & m, int32_t n_threads, kv_layout la
     context ctx(m, co);
     const auto c = measure_cost_curve(ctx, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, 256, reps);
     c.save(calibration_path(m.info(), n_threads, layout),
-           m.info().path + ", " + std::to_string(n_threads) + " threads, context depth 256, " + to_string(layout));
+           m.info().path + ", " + std::to_string(n_threads) + " threads, context depth 256, " + to_string(layout) +
+               ", " + system_info());
     return c;
 }
 
