@@ -36,6 +36,7 @@ declare -A DARE_ARGS=(
 declare -A LLAMA_ARGS=(  # server flags | client requests in flight
   [llama-np4]="-np 4|4"
   [llama-np8]="-np 8|8"
+  [llama-np16]="-np 16|16"
   [llama-np1-ngram]="-np 1 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|1"
   [llama-np4-ngram]="-np 4 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|4"
 )

@@ -116,6 +116,9 @@ TEST(Batched, PlainBatchingGivesEachRecordItsGreedyText) {
     EXPECT_EQ(b.totals.tokens, tokens);
     // Four records were in flight at once: fewer steps than tokens.
     EXPECT_LT(b.totals.steps, tokens / 2);
+    // As the last records finished, the others moved down into the freed
+    // slots (their KV streams copied), and their texts are still greedy's.
+    EXPECT_GT(b.totals.slot_moves, 0);
     // A slot's later records kept the KV cells of the prefix their prompt
     // shares with its last record (at least the chat template's opening,
     // common to every prompt), and their texts are still greedy's (above).
@@ -148,6 +151,7 @@ TEST(Batched, StrictSpeculationIsExactlyGreedy) {
     EXPECT_GT(b.totals.draft_tokens, 0);
     EXPECT_GT(b.totals.accepted_tokens, 0);
     EXPECT_LE(b.totals.accepted_tokens, b.totals.draft_tokens);
+    EXPECT_GT(b.totals.slot_moves, 0);
     EXPECT_EQ(check_against_greedy(b, "strict B=4"), static_cast<int32_t>(b.out.size()));
 }
 

@@ -8,7 +8,11 @@
 //
 // Drafts here are single chains in the record's own sequence (the best path
 // of the merged pool/own-context tree), so a slot needs one sequence id and
-// its KV cells stay in position order. How many draft tokens each record gets
+// its KV cells stay in position order. Rows go into the batch slot by slot,
+// and once no record is left to admit, the active slots are kept a run of
+// consecutive sequence ids (records move down into idle slots), since
+// llama.cpp decodes a batch over per-record KV streams in one pass per run
+// of consecutive sequence ids. How many draft tokens each record gets
 // is decided for the whole batch at once: candidates from every record are
 // ranked by their acceptance probability (the node's pool estimate,
 // score / root score, calibrated online by how often nodes with such an
@@ -68,6 +72,7 @@ struct batched_totals {
     double seconds = 0;      // wall time of the whole run
     double decode_seconds = 0;     // inside llama.cpp's decode
     double retrieval_seconds = 0;  // drafting and pool/own-index updates
+    int64_t slot_moves = 0;  // records moved into a lower idle slot once no record was left to admit
 };
 
 // Record i's prompt and pool (may be null: drafts from its own context only).

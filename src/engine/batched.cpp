@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <utility>
 
 #include "dare/error.h"
 #include "dare/signals.h"
@@ -315,6 +316,30 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             }
         }
 
+        // No record left to take a finished record's slot: the highest
+        // active slot's record moves into the lowest idle slot (its KV stream
+        // copied whole, bit for bit), so that the active slots stay a run of
+        // consecutive sequence ids and a step stays one pass (above).
+        if (!shared_cache && next >= n_records) {
+            size_t lo = 0, hi = slots.size();
+            while (true) {
+                while (lo < slots.size() && slots[lo].active) {
+                    ++lo;
+                }
+                while (hi > 0 && !slots[hi - 1].active) {
+                    --hi;
+                }
+                if (lo >= hi) {
+                    break;
+                }
+                ctx_.seq_cp(static_cast<seq_id>(hi - 1), static_cast<seq_id>(lo));
+                ctx_.seq_rm(static_cast<seq_id>(hi - 1), 0, -1);
+                std::swap(slots[lo], slots[hi - 1]);
+                slots[hi - 1].kv_len = 0;
+                ++tot.slot_moves;
+            }
+        }
+
         // Draft chains and their estimates. Rows that come anyway: one per
         // started record (its last token), then prompt rows of new records up
         // to the batch's row limit (a long prompt is spread over steps).
@@ -417,33 +442,35 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             sl.keep = std::max(sl.keep, cands[k].j + 1);
         }
 
-        // One batch: each started record's last token and kept chain, then
-        // prompt chunks of new records (logits for a prompt's last row).
+        // One batch, slot by slot: a started record's last token and kept
+        // chain, a new record's prompt chunk (logits for a prompt's last
+        // row). Over per-record KV streams llama.cpp splits a batch into
+        // passes that each take a run of consecutive sequence ids, in the
+        // order they first appear, the same number of rows from each: in
+        // slot order (and with the active slots contiguous, below) a step of
+        // single rows is one pass.
         b.clear();
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
-            if (!sl.active || !sl.started) {
+            if (!sl.active) {
                 continue;
             }
             const seq_id sq = static_cast<seq_id>(s);
-            const size_t last = sl.context.size() - 1;
-            sl.root_row = b.add(sl.context[last], static_cast<pos_t>(last), sq, true);
-            sl.chain.nodes.resize(static_cast<size_t>(sl.keep));
-            for (int32_t j = 0; j < sl.keep; ++j) {
-                b.add(sl.chain.nodes[j].tok, static_cast<pos_t>(last) + 1 + j, sq, true);
-            }
-            tot.draft_tokens += sl.keep;
-        }
-        for (size_t s = 0; s < slots.size(); ++s) {
-            slot & sl = slots[s];
-            if (!sl.active || sl.started) {
+            if (sl.started) {
+                const size_t last = sl.context.size() - 1;
+                sl.root_row = b.add(sl.context[last], static_cast<pos_t>(last), sq, true);
+                sl.chain.nodes.resize(static_cast<size_t>(sl.keep));
+                for (int32_t j = 0; j < sl.keep; ++j) {
+                    b.add(sl.chain.nodes[j].tok, static_cast<pos_t>(last) + 1 + j, sq, true);
+                }
+                tot.draft_tokens += sl.keep;
                 continue;
             }
             sl.root_row = -1;
             for (int32_t k = 0; k < sl.chunk; ++k) {
                 const size_t q = sl.kv_len + static_cast<size_t>(k);
                 const bool last_row = q + 1 == sl.context.size();
-                const int32_t row = b.add(sl.context[q], static_cast<pos_t>(q), static_cast<seq_id>(s), last_row);
+                const int32_t row = b.add(sl.context[q], static_cast<pos_t>(q), sq, last_row);
                 if (last_row) {
                     sl.root_row = row;
                 }

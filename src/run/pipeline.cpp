@@ -324,47 +324,41 @@ json run_pipeline(const run_options & o) {
         g.in_pool = static_cast<int64_t>(done.size());
         groups.push_back(std::move(g));
     }
-    auto save = [&](const group_state & g) {
-        if (g.pool) {
-            folder.save_pool(g.gp->kind, g.gp->name, pool_bytes(*g.pool, fp), g.in_pool);
-        }
-    };
-    // Every group's warm-up records, then the rest (the warmed pools are
-    // saved in between). Each phase is one stream of records across all
-    // groups, decoded --parallel at a time, each record drafting from its
-    // own group's pool: a batch is not limited to one group's records.
+    // Every group's warm-up records, then the rest, as one stream of records
+    // across all groups, decoded --parallel at a time, each record drafting
+    // from its own group's pool: a batch is not limited to one group's
+    // records, and the first main records start while the last warm-up ones
+    // (fewer than --parallel) are still being decoded, so that the batch
+    // never drains between the two (their pools then lack those few texts).
+    std::vector<std::pair<group_state *, const planned_record *>> todo;
     for (const bool warm : {true, false}) {
-        std::vector<std::pair<group_state *, const planned_record *>> todo_phase;
         for (auto & g : groups) {
             for (const auto & r : g.gp->records) {
                 if ((r.phase == "warmup") == warm && !folder.contains(r.kind + ":" + r.id)) {
-                    todo_phase.emplace_back(&g, &r);
+                    todo.emplace_back(&g, &r);
                 }
             }
         }
-        session.generate_many(
-            todo_phase.size(),
-            [&](size_t k) {
-                const auto & [g, r] = todo_phase[k];
-                return generation_session::record_ref{r->tokens, r->prompt, r->kind + ":" + r->id, g->pool.get()};
-            },
-            [&](size_t k, generation_result && res) {
-                const auto & [g, r] = todo_phase[k];
-                folder.append(run_record(session, *r, res));
-                ++g->in_pool;
-                prog.record_done(res.stats.tokens, res.stats.forward_passes);
-                spent += res.stats.seconds;
-                spent_prefill += res.stats.prefill_seconds;
-                spent_drafting += res.stats.retrieval_seconds;
-            });
-        if (warm && !todo_phase.empty()) {
-            for (const auto & g : groups) {
-                save(g);  // the warmed pools, before the main phase
-            }
-        }
     }
+    session.generate_many(
+        todo.size(),
+        [&](size_t k) {
+            const auto & [g, r] = todo[k];
+            return generation_session::record_ref{r->tokens, r->prompt, r->kind + ":" + r->id, g->pool.get()};
+        },
+        [&](size_t k, generation_result && res) {
+            const auto & [g, r] = todo[k];
+            folder.append(run_record(session, *r, res));
+            ++g->in_pool;
+            prog.record_done(res.stats.tokens, res.stats.forward_passes);
+            spent += res.stats.seconds;
+            spent_prefill += res.stats.prefill_seconds;
+            spent_drafting += res.stats.retrieval_seconds;
+        });
     for (const auto & g : groups) {
-        save(g);
+        if (g.pool) {
+            folder.save_pool(g.gp->kind, g.gp->name, pool_bytes(*g.pool, fp), g.in_pool);
+        }
     }
     prog.finish();
     if (spent > 0) {  // with --parallel > 1 records share steps: shares of their overlapping times
