@@ -12,8 +12,10 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "dare/batched.h"
 #include "dare/dataset.h"
 #include "dare/jsonl.h"
 #include "dare/paths.h"
@@ -340,8 +342,39 @@ TEST(Pipeline, ParallelRunResumesAndMatchesOneAtATime) {
     ASSERT_LT(stopped.lines, 12u) << "the run finished before the signal; nothing was tested";
     EXPECT_EQ(stopped.exit_code, 130) << stopped.output;
     EXPECT_NE(stopped.output.find("interrupted by SIGINT"), std::string::npos) << stopped.output;
-    const auto again = run_dare("run --out " + out + " " + args + " --parallel 4");
+    const std::string steps = t / "steps.tsv";
+    const size_t kept = read_records(out + "/knowledge.jsonl").size();  // the stopped run's records
+    const auto again = run_dare("run --out " + out + " " + args + " --parallel 4 --step-log " + steps);
     ASSERT_EQ(again.exit_code, 0) << again.output;
+    // The resumed invocation's step log: one line per batched step, whose
+    // prompt rows and tokens are those of the records it wrote.
+    const auto recs = read_records(out + "/knowledge.jsonl");
+    ASSERT_EQ(recs.size(), 12u);
+    int64_t want_prompt_rows = 0, want_tokens = 0;
+    for (size_t i = kept; i < recs.size(); ++i) {
+        want_prompt_rows += recs[i]["prompt_tokens"].get<int64_t>() - recs[i]["prompt_tokens_reused"].get<int64_t>();
+        want_tokens += recs[i]["tokens"].get<int64_t>();
+    }
+    std::istringstream log(read_file(steps));
+    std::string line;
+    ASSERT_TRUE(std::getline(log, line));
+    EXPECT_EQ(line, std::string("step\t") + dare::batched_step_header);
+    int64_t prompt_rows = 0, tokens = 0, n_steps = 0;
+    while (std::getline(log, line)) {
+        int64_t step = 0, prefill = 0, decode = 0, draft = 0, tok = 0;
+        std::istringstream cols(line);
+        ASSERT_TRUE(cols >> step >> prefill >> decode >> draft >> tok) << line;
+        EXPECT_EQ(step, n_steps++);
+        prompt_rows += prefill;
+        tokens += tok;
+    }
+    EXPECT_EQ(prompt_rows, want_prompt_rows);
+    EXPECT_EQ(tokens, want_tokens);
+    // One record at a time has no batched steps to log: refused up front.
+    const auto refused = run_dare("run --out " + t / "seq" + " " + args + " --parallel 1 --step-log " + steps);
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.output.find("--step-log"), std::string::npos) << refused.output;
+    EXPECT_FALSE(std::filesystem::exists(t / "seq"));
     // Batched strict decoding is one-at-a-time decoding's text exactly (each
     // slot has its own KV stream: tests/test_batched.cpp).
     const size_t same = compare_runs(t / "whole", out, 12);

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <span>
 #include <vector>
 
@@ -54,6 +55,12 @@ struct batched_step {
     double seconds = 0;        // inside llama.cpp's decode
     bool gate_drafting = true; // the gate's side for decode-only steps
 };
+
+// The step log's columns (`dare bench-batch --step-log`, `dare run
+// --step-log`): a header naming them and one line per step, tab-separated,
+// without a line end.
+inline constexpr const char * batched_step_header = "prefill_rows\tdecode_rows\tdraft_rows\ttokens\tms\tgate_drafting";
+void write_batched_step(std::ostream & out, const batched_step & st);
 
 struct batched_options {
     int32_t parallel = 4;              // records decoded together (slots)

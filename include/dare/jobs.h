@@ -49,6 +49,9 @@ struct generate_job_options {
     bool fresh = false;       // discard an existing output instead of resuming it
     bool verbose = false;
     double log_interval_s = 10.0;
+    // --parallel > 1: one TSV line per batched decode step is written here
+    // (batched_step_header / write_batched_step; diagnostics, not a setting).
+    std::string step_log;
 };
 
 struct generate_job_summary {

@@ -6,6 +6,7 @@
 // record carries.
 #pragma once
 
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <span>
@@ -110,6 +111,7 @@ class generation_session {
     std::unique_ptr<speculative_decoder> spec_dec_;
     std::unique_ptr<context> batch_ctx_;  // --parallel > 1
     std::unique_ptr<batched_decoder> batched_;
+    std::unique_ptr<std::ofstream> step_log_;  // --step-log
     std::unique_ptr<context> strict_ctx_;  // the guard's regenerations (batch-invariant layout)
     std::unique_ptr<speculative_decoder> strict_dec_;
     std::unique_ptr<speculative_decoder> resume_dec_;  // strict, on ctx_: continues a relaxed record (the guard)

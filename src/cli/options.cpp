@@ -196,6 +196,9 @@ void add_run_options(CLI::App * c, run_options & o) {
                 return b >= 1 && b <= 256 ? std::string() : "auto or a number from 1 to 256 (got '" + v + "')";
             },
             "auto|1-256"));
+    c->add_option("--step-log", o.gen.step_log,
+                  "With --parallel > 1: write one TSV line per batched decode step here (prompt, decode and draft "
+                  "rows, tokens, ms): where the decoding time goes");
     c->add_option("--grouping", o.grouping,
                   "customized (users: BPR embeddings + k-means; items: genre groups), random (same number of "
                   "random groups) or none (one global pool)")

@@ -196,6 +196,11 @@ struct batched_decoder::slot {
     int32_t root_row = 0;
 };
 
+void write_batched_step(std::ostream & out, const batched_step & st) {
+    out << st.prefill_rows << '\t' << st.decode_rows << '\t' << st.draft_rows << '\t' << st.tokens << '\t'
+        << 1e3 * st.seconds << '\t' << st.gate_drafting;
+}
+
 void set_batched_context(context_options & co, int32_t parallel, uint32_t cells_per_record) {
     if (parallel < 1) {
         throw error("--parallel must be at least 1");
@@ -319,7 +324,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
         // No record left to take a finished record's slot: the highest
         // active slot's record moves into the lowest idle slot (its KV stream
         // copied whole, bit for bit), so that the active slots stay a run of
-        // consecutive sequence ids and a step stays one pass (above).
+        // consecutive sequence ids and a step stays one pass (below).
         if (!shared_cache && next >= n_records) {
             size_t lo = 0, hi = slots.size();
             while (true) {
@@ -447,7 +452,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
         // row). Over per-record KV streams llama.cpp splits a batch into
         // passes that each take a run of consecutive sequence ids, in the
         // order they first appear, the same number of rows from each: in
-        // slot order (and with the active slots contiguous, below) a step of
+        // slot order (and with the active slots contiguous, above) a step of
         // single rows is one pass.
         b.clear();
         for (size_t s = 0; s < slots.size(); ++s) {

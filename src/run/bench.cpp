@@ -298,7 +298,7 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
         if (!step_log) {
             throw error("cannot write " + o.step_log);
         }
-        step_log << "parallel\tspeculate\trepeat\tstep\tprefill_rows\tdecode_rows\tdraft_rows\ttokens\tms\tgate_drafting\n";
+        step_log << "parallel\tspeculate\trepeat\tstep\t" << batched_step_header << '\n';
     }
     for (const int32_t B : o.parallel) {
         if (B < 1) {
@@ -334,9 +334,9 @@ std::vector<batch_bench_row> run_batch_bench(const batch_bench_options & o) {
             step_no = 0;
             if (step_log.is_open()) {
                 bo.on_step = [&, B, spec, rep](const batched_step & st) {
-                    step_log << B << '\t' << spec << '\t' << rep << '\t' << step_no++ << '\t' << st.prefill_rows << '\t'
-                             << st.decode_rows << '\t' << st.draft_rows << '\t' << st.tokens << '\t'
-                             << 1e3 * st.seconds << '\t' << st.gate_drafting << '\n';
+                    step_log << B << '\t' << spec << '\t' << rep << '\t' << step_no++ << '\t';
+                    write_batched_step(step_log, st);
+                    step_log << '\n';
                 };
             }
             batched_decoder dec(ctx, bo);

@@ -69,6 +69,10 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
                      sampled ? "sampled records are decoded one at a time"
                              : "records decoded together, from this machine's cost curve");
     }
+    if (!o.step_log.empty() && parallel_ == 1) {
+        throw error("--step-log logs the steps of batched decoding; records here are decoded one at a time "
+                    "(--parallel 1" + std::string(o.parallel == 0 ? ", sampled decoding" : "") + ")");
+    }
     if (parallel_ > 1) {
         context_options bc = co;
         set_batched_context(bc, parallel_, o.n_ctx);
@@ -78,6 +82,18 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
         bo.spec = spec_;  // the cost curve too: the same layout
         bo.speculate = speculative();
         bo.insert_output = false;  // guard_and_commit inserts the text kept
+        if (!o.step_log.empty()) {
+            step_log_ = std::make_unique<std::ofstream>(o.step_log);
+            if (!*step_log_) {
+                throw error(o.step_log + ": cannot write the step log");
+            }
+            *step_log_ << "step\t" << batched_step_header << '\n';
+            bo.on_step = [this, step = int64_t{0}](const batched_step & st) mutable {
+                *step_log_ << step++ << '\t';
+                write_batched_step(*step_log_, st);
+                *step_log_ << '\n';
+            };
+        }
         batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
     }
     model_name_ = std::filesystem::path(o.model).filename().string();
