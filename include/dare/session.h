@@ -22,8 +22,9 @@ namespace dare {
 class generation_session {
   public:
     // Uses o.model, o.mode, o.verify, o.spec, o.auto_budget, o.gen, o.n_ctx,
-    // o.n_threads, o.chat_template and o.verbose; throws dare::error on bad
-    // options before loading anything expensive.
+    // o.n_threads, o.parallel, o.health_guard, o.kv_layout, o.chat_template,
+    // o.verbose and o.step_log; throws dare::error on bad options before
+    // loading anything expensive.
     explicit generation_session(const generate_job_options & o);
     ~generation_session();
 
