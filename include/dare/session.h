@@ -27,6 +27,9 @@ class generation_session {
     // loading anything expensive.
     explicit generation_session(const generate_job_options & o);
     ~generation_session();
+    // Whether o's records are decoded one at a time (--parallel 1, or auto
+    // with sampled decoding), known before anything is loaded.
+    static bool one_at_a_time(const generate_job_options & o);
 
     const model & get_model() const { return *model_; }
     bool speculative() const { return o_.mode != "vanilla"; }

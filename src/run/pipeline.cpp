@@ -177,8 +177,9 @@ run_plan plan_run(const run_options & o) {
     if (!o.reuse_from.empty() && !o.pool_from.empty()) {
         throw error("--reuse-from seeds the pools from its run already; drop --pool-from");
     }
-    if (!o.gen.step_log.empty() && o.gen.parallel == 1) {
-        throw error("--step-log logs the steps of batched decoding: use it with --parallel > 1 or auto");
+    if (!o.gen.step_log.empty() && generation_session::one_at_a_time(o.gen)) {
+        throw error("--step-log logs the steps of batched decoding, and these records are decoded one at a time "
+                    "(--parallel 1, or auto with sampled decoding)");
     }
     parse_index_kind(o.index);
     // 1. Inputs: dataset, templates, groups.

@@ -12,6 +12,12 @@
 
 namespace dare {
 
+bool generation_session::one_at_a_time(const generate_job_options & o) {
+    // Batches decode greedily: with auto, sampled records go one at a time.
+    return o.parallel == 1 ||
+           (o.parallel == 0 && (parse_verify_mode(o.verify) == verify_mode::sample || o.gen.temperature > 0));
+}
+
 generation_session::generation_session(const generate_job_options & o) : o_(o) {
     if (o.mode != "vanilla" && o.mode != "pld" && o.mode != "dare") {
         throw error("--mode must be vanilla, pld or dare (got '" + o.mode + "')");
@@ -59,8 +65,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     // keeps such texts without regenerating them).
     parallel_ = o.parallel;
     if (parallel_ == 0) {
-        // Batches decode greedily: sampled records go one at a time.
-        const bool sampled = spec_.verify.mode == verify_mode::sample || o.gen.temperature > 0;
+        const bool sampled = one_at_a_time(o);
         parallel_ = sampled ? 1
                             : choose_parallel(spec_.cost.empty()
                                                   ? load_or_measure_cost_curve(*model_, o.n_threads, true, layout)
@@ -69,9 +74,12 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
                      sampled ? "sampled records are decoded one at a time"
                              : "records decoded together, from this machine's cost curve");
     }
-    if (!o.step_log.empty() && parallel_ == 1) {
-        throw error("--step-log logs the steps of batched decoding; records here are decoded one at a time "
-                    "(--parallel 1" + std::string(o.parallel == 0 ? ", sampled decoding" : "") + ")");
+    if (!o.step_log.empty()) {  // only the header when auto chose one record at a time
+        step_log_ = std::make_unique<std::ofstream>(o.step_log);
+        if (!*step_log_) {
+            throw error(o.step_log + ": cannot write the step log");
+        }
+        *step_log_ << "step\t" << batched_step_header << '\n';
     }
     if (parallel_ > 1) {
         context_options bc = co;
@@ -82,12 +90,7 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
         bo.spec = spec_;  // the cost curve too: the same layout
         bo.speculate = speculative();
         bo.insert_output = false;  // guard_and_commit inserts the text kept
-        if (!o.step_log.empty()) {
-            step_log_ = std::make_unique<std::ofstream>(o.step_log);
-            if (!*step_log_) {
-                throw error(o.step_log + ": cannot write the step log");
-            }
-            *step_log_ << "step\t" << batched_step_header << '\n';
+        if (step_log_) {
             bo.on_step = [this, step = int64_t{0}](const batched_step & st) mutable {
                 *step_log_ << step++ << '\t';
                 write_batched_step(*step_log_, st);
