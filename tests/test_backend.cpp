@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "dare/backend.h"
@@ -305,4 +306,63 @@ TEST(Backend, BatchInvariantLayoutGivesTheSameLogitsInAnyBatch) {
                 "llama.cpp default without flash attention %d\n",
                 inv, dflt, plain);
     EXPECT_EQ(inv, 0);
+}
+
+namespace {
+// Last-row logits of `p` decoded from position `begin` on (the cells before
+// it already in sequence 0), chunk by chunk as every engine cuts a prompt:
+// as prompt rows (decode_prompt) or as generated rows (decode).
+std::vector<float> decode_from(dare::context & c, const std::vector<dare::token> & p, size_t begin, bool as_prompt) {
+    dare::batch b;
+    while (begin < p.size()) {
+        const size_t end = dare::prompt_chunk_end(begin, p.size());
+        b.clear();
+        for (size_t i = begin; i < end; ++i) {
+            b.add(p[i], static_cast<dare::pos_t>(i), 0, i + 1 == p.size());
+        }
+        as_prompt ? c.decode_prompt(b) : c.decode(b);
+        begin = end;
+    }
+    const auto l = c.logits(b.size() - 1);
+    return {l.begin(), l.end()};
+}
+}  // namespace
+
+// Prompt rows run on llama.cpp's fast kernels (the tiled flash attention for
+// 64+ rows of a sequence), which round otherwise than the row kernel
+// generated rows take in the batch-invariant layout; every engine cuts a
+// prompt into the same chunks, so a prompt's cells and last logits are the
+// same whether its first chunk was decoded for it or kept from an earlier
+// prompt that shares it (a batch slot's reuse).
+TEST(Backend, PromptChunksGiveTheSameCellsWhereverThePromptStarted) {
+    std::string text;
+    for (int i = 0; i < 40; ++i) {
+        text += "The user rated Heat (1995), Crime|Action|Thriller, 4 out of 5 and Casino (1995) 5 out of 5. ";
+    }
+    auto toks = default_model().tokenize(text, true, false);
+    ASSERT_GT(toks.size(), 700u);
+    const std::vector<dare::token> prompt(toks.begin(), toks.begin() + 600);
+    // Another prompt with the same first chunk and a different rest.
+    std::vector<dare::token> other(toks.begin(), toks.begin() + 540);
+    for (size_t i = 515; i < other.size(); ++i) {
+        other[i] = toks[i - 400];
+    }
+    ASSERT_EQ(dare::prompt_chunk_end(0, prompt.size()), static_cast<size_t>(dare::context::prompt_chunk));
+    auto co = test_context(1024);
+    co.layout = dare::kv_layout::batch_invariant;
+    dare::context fresh(default_model(), co), kept(default_model(), co), slow(default_model(), co);
+    const auto whole = decode_from(fresh, prompt, 0, true);
+    decode_from(kept, other, 0, true);
+    kept.seq_rm(0, dare::context::prompt_chunk, -1);
+    const auto resumed = decode_from(kept, prompt, static_cast<size_t>(dare::context::prompt_chunk), true);
+    EXPECT_TRUE(whole == resumed) << "the kept first chunk gave other logits than a fresh prefill";
+    // The same chunks as generated rows (the row kernel): other roundings,
+    // so the prompt rows did take the fast kernels.
+    const auto reference = decode_from(slow, prompt, 0, false);
+    float most = 0;
+    for (size_t i = 0; i < whole.size(); ++i) {
+        most = std::max(most, std::abs(whole[i] - reference[i]));
+    }
+    std::printf("largest logit difference, prompt rows on the fast kernels vs the row kernel: %g\n", most);
+    EXPECT_GT(most, 0.0f);
 }

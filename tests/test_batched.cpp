@@ -119,26 +119,61 @@ TEST(Batched, PlainBatchingGivesEachRecordItsGreedyText) {
     // As the last records finished, the others moved down into the freed
     // slots (their KV streams copied), and their texts are still greedy's.
     EXPECT_GT(b.totals.slot_moves, 0);
-    // A slot's later records kept the KV cells of the prefix their prompt
-    // shares with its last record (at least the chat template's opening,
-    // common to every prompt), and their texts are still greedy's (above).
-    const auto & prompts = greedy_reference().prompts;
-    size_t common = prompts[0].size();
-    for (const auto & p : prompts) {
-        const auto at = std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first;
-        common = std::min<size_t>(common, static_cast<size_t>(at - p.begin()));
+    // A slot keeps only whole prompt chunks its records share (none of
+    // these prompts is a chunk long): every record was prefilled in full.
+    for (const auto & r : b.out) {
+        EXPECT_EQ(r.stats.prompt_tokens_reused, 0);
     }
-    ASSERT_GT(common, 0u);
-    // Records are admitted in index order: the first `parallel` into empty slots.
-    for (size_t i = 0; i < b.out.size(); ++i) {
-        const auto & st = b.out[i].stats;
-        if (i >= static_cast<size_t>(bo.parallel)) {
-            EXPECT_GE(static_cast<size_t>(st.prompt_tokens_reused), common) << "record " << i;
-            EXPECT_LT(st.prompt_tokens_reused, st.prompt_tokens) << "record " << i;
-            continue;
+}
+
+// A slot keeps the cells of the whole prompt chunks (prompt_chunk_end) its
+// next record's prompt shares with its last one, and the texts are still
+// one-at-a-time greedy's.
+TEST(Batched, ASlotKeepsTheWholePromptChunksItsRecordsShare) {
+    const auto & m = default_model();
+    std::string history = "This user rated ";
+    for (int i = 0; chat(history).size() < 560; ++i) {
+        history += "Heat (1995) " + std::to_string(1 + i % 5) + " of 5, Casino (1995) " + std::to_string(5 - i % 5) +
+                   " of 5, ";
+    }
+    std::vector<std::vector<dare::token>> prompts;
+    for (const char * ask : {"Describe this user's taste.", "Which genres does this user prefer?",
+                             "Which decade does this user like best?", "Name three movies for this user."}) {
+        prompts.push_back(chat(history + ask));
+    }
+    dare::generation_options g;
+    g.max_tokens = 12;
+    g.record_gaps = true;
+    std::vector<dare::generation_result> ref;
+    {
+        dare::context ctx(m, test_context(2048));
+        dare::vanilla_decoder van(ctx);
+        for (const auto & p : prompts) {
+            ref.push_back(van.generate(p, g));
         }
-        EXPECT_EQ(b.out[i].stats.prompt_tokens_reused, 0) << "record " << i << " started in an empty slot";
     }
+    size_t longest = 0;
+    for (const auto & p : prompts) {
+        longest = std::max(longest, p.size());
+        ASSERT_GT(std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first - p.begin(),
+                  dare::context::prompt_chunk);
+    }
+    auto co = test_context();
+    co.layout = dare::kv_layout::batch_invariant;
+    dare::set_batched_context(co, 2, static_cast<uint32_t>(longest) + 32);
+    dare::context ctx(m, co);
+    dare::batched_options bo;
+    bo.parallel = 2;
+    bo.speculate = false;
+    dare::batched_decoder dec(ctx, bo);
+    std::vector<dare::generation_result> out(prompts.size());
+    dec.run(
+        prompts.size(), [&](size_t i) { return dare::batched_record{prompts[i], nullptr}; }, g,
+        [&](size_t i, dare::generation_result && r) { out[i] = std::move(r); });
+    for (size_t i = 0; i < out.size(); ++i) {
+        EXPECT_EQ(out[i].stats.prompt_tokens_reused, i < 2 ? 0 : dare::context::prompt_chunk) << "record " << i;
+    }
+    EXPECT_EQ(count_identical_up_to_near_ties(ref, out, "kept prompt chunks"), static_cast<int32_t>(out.size()));
 }
 
 TEST(Batched, StrictSpeculationIsExactlyGreedy) {

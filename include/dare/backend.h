@@ -4,6 +4,7 @@
 // (missing file, not a GGUF, unsupported architecture, context too small).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -110,20 +111,23 @@ struct batch {
 // How a context lays out its KV cache and computes attention (CPU only:
 // with the model on a GPU a context keeps llama.cpp's default layout).
 enum class kv_layout {
-    // Keys in Q8_0, values in F16, flash attention. llama.cpp's CPU flash
-    // attention has three kernels: a single query over 512+ cells is split
-    // across threads and the partial sums merged, 64+ queries are tiled,
-    // everything else runs one query row at a time, and the three round
-    // differently, so a token's logits would depend on the size of the batch
-    // it is in (Backend.BatchInvariant... in tests/test_backend.cpp: 344 of
-    // 500 rows differ between one-at-a-time and 8-at-a-time decoding with
-    // llama.cpp's default layout, 500 of 500 without flash attention, 0 with
-    // this). With keys and values of different types neither the split nor
-    // the tiled kernel applies, every row takes the row kernel and the logits
-    // are bit-identical for any batch; strict verification and vanilla
-    // decoding rely on it. What Q8_0 keys cost is measured in docs/engine.md
-    // (perplexity 2.274 vs 2.271 with llama.cpp's F16 keys; F16 keys with
-    // Q8_0 values, also invariant, made batches of 12+ tokens slower here).
+    // F16 keys and values, flash attention, and every generated row (decode,
+    // draft and verification rows) on ggml's reference kernels. llama.cpp's
+    // CPU flash attention has three kernels: a single query over 512+ cells
+    // is split across threads and the partial sums merged, 64+ queries of
+    // one sequence are tiled, everything else runs one query row at a time,
+    // and the three round differently, so a token's logits would depend on
+    // the size of the batch it is in (Backend.BatchInvariant... in
+    // tests/test_backend.cpp: 344 of 500 rows differ between one-at-a-time
+    // and 8-at-a-time decoding with llama.cpp's default layout, 500 of 500
+    // without flash attention, 0 with this). With the reference kernels on
+    // (ggml_backend_cpu_set_use_ref) every generated row takes the row
+    // kernel and its logits are bit-identical in any batch; strict
+    // verification and vanilla decoding rely on it. Prompt rows
+    // (context::decode_prompt) keep the fast kernels, the tiled one above
+    // all (a prefill 1.2-1.3x faster than on the row kernel, docs/engine.md),
+    // and stay identical in every engine because every engine cuts a prompt
+    // into the same chunks (prompt_chunk_end).
     batch_invariant,
     // llama.cpp's default: F16 keys and values, flash attention. The row
     // kernel skips masked cells, which suits many records in one cache
@@ -164,6 +168,13 @@ class context {
     // Runs the model over the batch (split internally if larger than n_batch).
     // Throws dare::error if the KV cache is full or llama.cpp fails.
     void decode(const batch & b);
+    // The same for one chunk of one prompt: the rows [begin,
+    // prompt_chunk_end(begin, n)) of a prompt of n tokens, in one sequence.
+    // In the batch-invariant layout they run on the fast kernels, so a
+    // prompt's cells (and its last row's logits) depend on how it is cut:
+    // every engine cuts it the same way.
+    static constexpr int32_t prompt_chunk = 512;
+    void decode_prompt(const batch & b);
     // Wall seconds spent inside llama_decode since the context was made (the
     // step profile of `dare bench`). On a GPU this is mostly the launch: the
     // wait for the result falls into the first logits() read.
@@ -192,10 +203,19 @@ class context {
     const model & get_model() const { return model_; }
 
   private:
+    void run(const batch & b);
     const model & model_;
     struct impl;
     std::unique_ptr<impl> impl_;
 };
+
+// Where the prompt chunk that starts at position `begin` of a prompt of `n`
+// tokens ends: chunks are [0, 512), [512, 1024), ... (context::prompt_chunk),
+// so a prompt resumed at a chunk boundary is cut as a whole prompt is.
+inline size_t prompt_chunk_end(size_t begin, size_t n) {
+    const size_t c = static_cast<size_t>(context::prompt_chunk);
+    return std::min(n, (begin / c + 1) * c);
+}
 
 // llama.cpp's repetition samplers over one token history (what a record's
 // repetition rules see, repetition.h): DRY, which lowers the logit of a token

@@ -1,10 +1,12 @@
 // Continuous batching with per-sequence drafts. Up to `parallel` records are
 // decoded together: every step puts one llama.cpp batch together from each
-// active record's pending rows (a new record's whole prompt, or its last
-// token plus its draft), decodes it once, and verifies each record's part on
-// its own. A finished record's slot takes the next record at the next step,
-// keeping the KV cells of the prompt prefix it shares with the slot's last
-// record when the slot has a KV stream of its own (prompt_tokens_reused).
+// started record's last token plus its draft, decodes it once, and verifies
+// each record's part on its own; new records' prompt chunks
+// (prompt_chunk_end) are decodes of their own in the same step, on the fast
+// prompt kernels (backend.h). A finished record's slot takes the next record
+// at the next step, keeping the KV cells of the whole prompt chunks it
+// shares with the slot's last record when the slot has a KV stream of its
+// own (prompt_tokens_reused).
 //
 // Drafts here are single chains in the record's own sequence (the best path
 // of the merged pool/own-context tree), so a slot needs one sequence id and

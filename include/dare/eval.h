@@ -10,7 +10,10 @@
 
 namespace dare {
 
-// Sum of -log p(text token | prompt, earlier text tokens), natural log.
+// Sum of -log p(text token | prompt, earlier text tokens), natural log: the
+// prompt prefilled as every engine prefills it (generate.h prefill), the text
+// decoded as generated rows, so each token is scored by the logits decoding
+// would pick it from.
 double answer_nll(context & ctx, std::span<const token> prompt, std::span<const token> answer);
 
 struct perplexity_result {

@@ -76,8 +76,9 @@ void finish_result(const model & m, generation_result & r);
 // Throws dare::error when prompt + max_tokens cannot fit the context.
 void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_tokens);
 
-// Clears sequence `seq` and decodes the prompt into it; returns the batch row
-// holding the logits of the last prompt token.
+// Clears sequence `seq` and decodes the prompt into it, chunk by chunk
+// (prompt_chunk_end, context::decode_prompt); returns the row of the last
+// chunk's batch holding the logits of the last prompt token.
 int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq = 0);
 
 // Picks the next token: argmax at temperature 0, else a sample (from the

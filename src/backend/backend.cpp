@@ -19,6 +19,8 @@
 #include "dare/error.h"
 #include "dare/jsonl.h"
 #include "dare/paths.h"
+#include "ggml-backend.h"
+#include "llama-context.h"  // llama.cpp's own header (not its public API): the context's CPU backend, below
 #include "llama.h"
 #include "util/mix.h"
 
@@ -345,6 +347,17 @@ struct context::impl {
     int32_t last_chunk_begin = 0;  // rows before this were decoded in an earlier chunk
     int32_t last_chunk_end = 0;
     double decode_seconds = 0;  // inside llama_decode, cumulative
+    // Batch-invariant layout on the CPU: ggml's switch between its fast and
+    // its reference kernels on the context's CPU backend, and where it stands.
+    void (*set_use_ref)(ggml_backend_t, bool) = nullptr;
+    ggml_backend_t cpu = nullptr;
+    bool use_ref = false;
+    void reference_kernels(bool on) {
+        if (set_use_ref && on != use_ref) {
+            set_use_ref(cpu, on);
+            use_ref = on;
+        }
+    }
     // Scratch for the llama_batch view, reused across calls.
     std::vector<int32_t> n_seq_id;
     std::vector<llama_seq_id *> seq_ptrs;
@@ -357,7 +370,8 @@ struct context::impl {
 
 const char * to_string(kv_layout l) {
     switch (l) {
-        case kv_layout::batch_invariant: return "batch-invariant KV layout (Q8_0 keys, F16 values, flash attention)";
+        case kv_layout::batch_invariant:
+            return "batch-invariant KV layout (F16 keys and values, flash attention, generated rows on the row kernel)";
         case kv_layout::llama_default: return "llama.cpp's default KV layout (F16 keys and values, flash attention)";
         case kv_layout::plain_attention: return "F16 keys and values, attention without flash attention";
     }
@@ -389,9 +403,10 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     cp.kv_unified = opts.kv_unified;
     // On a GPU (CUDA's attention kernels want equal K and V types) every
     // layout is llama.cpp's default.
-    if (opts.layout == kv_layout::batch_invariant && !m.on_gpu()) {
+    const bool invariant = opts.layout == kv_layout::batch_invariant && !m.on_gpu();
+    if (invariant) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
-        cp.type_k = GGML_TYPE_Q8_0;
+        cp.type_k = GGML_TYPE_F16;
         cp.type_v = GGML_TYPE_F16;
     } else if (opts.layout == kv_layout::plain_attention && !m.on_gpu()) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
@@ -412,11 +427,48 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     }
     impl_->n_vocab = m.n_vocab();
     impl_->n_batch = llama_n_batch(impl_->ctx);
+    if (invariant) {
+        // The CPU backend llama.cpp made for this context, and ggml's switch
+        // to its reference kernels there (ggml-cpu.h), looked up through the
+        // backend registry. With it on, flash attention runs every query row
+        // on the row kernel (kv_layout::batch_invariant); it also turns off
+        // ggml's operator fusion and its tiled K-quant matrix kernel, which
+        // batches of 8+ rows of a K-quant model (Q4_K_M) would otherwise take.
+        ggml_backend_sched_t sched = impl_->ctx->get_sched();
+        for (int i = 0; i < ggml_backend_sched_get_n_backends(sched); ++i) {
+            ggml_backend_t be = ggml_backend_sched_get_backend(sched, i);
+            ggml_backend_dev_t dev = ggml_backend_get_device(be);
+            if (dev && ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU) {
+                impl_->cpu = be;
+                impl_->set_use_ref = reinterpret_cast<void (*)(ggml_backend_t, bool)>(
+                    ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_cpu_set_use_ref"));
+            }
+        }
+        if (!impl_->cpu || !impl_->set_use_ref) {
+            throw error("internal: the batch-invariant KV layout needs llama.cpp's CPU backend and its reference "
+                        "kernel switch (ggml_backend_cpu_set_use_ref), and this build has none");
+        }
+        impl_->reference_kernels(true);
+    }
 }
 
 context::~context() = default;
 
 void context::decode(const batch & b) {
+    impl_->reference_kernels(true);
+    run(b);
+}
+
+void context::decode_prompt(const batch & b) {
+    if (b.size() > prompt_chunk || b.size() > static_cast<int32_t>(impl_->n_batch)) {
+        throw error("internal: a prompt chunk of " + std::to_string(b.size()) + " rows (at most " +
+                    std::to_string(std::min<int32_t>(prompt_chunk, static_cast<int32_t>(impl_->n_batch))) + ")");
+    }
+    impl_->reference_kernels(false);
+    run(b);
+}
+
+void context::run(const batch & b) {
     const int32_t n = b.size();
     auto & s = *impl_;
     s.n_seq_id.resize(n);

@@ -231,7 +231,7 @@ std::string calibration_path(const model_info & m, int32_t n_threads, kv_layout 
     // build for other instruction sets (cmake/llama.cmake) measures anew.
     const char * tag = "plainattn";
     switch (layout) {  // no default: a new layout must get a name of its own
-        case kv_layout::batch_invariant: tag = "kv3"; break;
+        case kv_layout::batch_invariant: tag = "kv4"; break;
         case kv_layout::llama_default: tag = "llamakv"; break;
         case kv_layout::plain_attention: tag = "plainattn"; break;
     }

@@ -192,7 +192,7 @@ struct batched_decoder::slot {
     logit_processor * proc = nullptr;
     prompt_copies copies;              // relaxed verification's copy guard
     int32_t keep = 0;
-    int32_t chunk = 0;                 // prompt rows in this step (records not yet started)
+    int32_t chunk = 0;                 // prompt rows in this step (records not yet started): a whole chunk or 0
     int32_t root_row = 0;
 };
 
@@ -236,7 +236,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
     verifier ver(opts_.spec.verify);
     verify_result vr;
     draft_merger merger;
-    batch b;
+    batch b, bp;  // the step's decode rows; one prompt chunk
     std::vector<candidate> cands;
     std::vector<double> probs;
     step_cost_fit fit;
@@ -278,17 +278,19 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                             " (--ctx per record)");
             }
             // In a KV stream of its own, the slot keeps the cells of the
-            // prefix this prompt shares with the slot's last record (the
-            // chat template and the prompt template's opening words): a
-            // cell depends only on the tokens up to it, so they are the
-            // cells a fresh prefill would write. At least the prompt's last
-            // token is decoded again, for its logits.
+            // whole prompt chunks (prompt_chunk_end) this prompt shares with
+            // the slot's last record: a cell depends only on the tokens up
+            // to it and the chunk it was decoded in, so they are the cells a
+            // fresh prefill would write, and the rest of the prompt is cut
+            // as a fresh prefill cuts it. At least the prompt's last token is
+            // decoded again, for its logits.
             size_t reuse = 0;
             if (!shared_cache && !rec.prompt.empty()) {
                 const size_t most = std::min(sl.kv_len, rec.prompt.size() - 1);
                 while (reuse < most && sl.context[reuse] == rec.prompt[reuse]) {
                     ++reuse;
                 }
+                reuse -= reuse % static_cast<size_t>(context::prompt_chunk);
             }
             sl.active = true;
             sl.started = false;
@@ -397,16 +399,24 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
         if (active == 0) {
             break;
         }
+        // Prompt chunks of records not started, slot by slot, while the
+        // step's rows stay within the row limit (at least one chunk a step).
+        // A chunk is whole (prompt_chunk_end): every engine cuts a prompt the
+        // same way.
         int32_t prefill_rows = 0;
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
-            if (sl.active && !sl.started) {
-                const int32_t pending = static_cast<int32_t>(sl.context.size() - sl.kv_len);
-                sl.chunk = std::min(pending, std::max(0, row_limit - decode_rows - prefill_rows));
+            sl.chunk = 0;
+            if (sl.active && !sl.started && (prefill_rows == 0 || decode_rows + prefill_rows < row_limit)) {
+                sl.chunk = static_cast<int32_t>(prompt_chunk_end(sl.kv_len, sl.context.size()) - sl.kv_len);
+                if (prefill_rows > 0 && decode_rows + prefill_rows + sl.chunk > row_limit) {
+                    sl.chunk = 0;
+                    continue;
+                }
                 prefill_rows += sl.chunk;
             }
         }
-        const int32_t base_rows = decode_rows + prefill_rows;
+        const int32_t base_rows = decode_rows;  // prompt chunks are decodes of their own
 
         // Keep the prefix of all candidates, best first, with the largest
         // expected saving (drafts_worth_keeping); no cost curve: everything
@@ -447,102 +457,38 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             sl.keep = std::max(sl.keep, cands[k].j + 1);
         }
 
-        // One batch, slot by slot: a started record's last token and kept
-        // chain, a new record's prompt chunk (logits for a prompt's last
-        // row). Over per-record KV streams llama.cpp splits a batch into
-        // passes that each take a run of consecutive sequence ids, in the
-        // order they first appear, the same number of rows from each: in
-        // slot order (and with the active slots contiguous, above) a step of
-        // single rows is one pass.
+        // The decode rows in one batch, slot by slot: a started record's
+        // last token and kept chain. Over per-record KV streams llama.cpp
+        // splits a batch into passes that each take a run of consecutive
+        // sequence ids, in the order they first appear, the same number of
+        // rows from each: in slot order (and with the active slots
+        // contiguous, above) a step of single rows is one pass.
         b.clear();
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
-            if (!sl.active) {
+            if (!sl.active || !sl.started) {
                 continue;
             }
             const seq_id sq = static_cast<seq_id>(s);
-            if (sl.started) {
-                const size_t last = sl.context.size() - 1;
-                sl.root_row = b.add(sl.context[last], static_cast<pos_t>(last), sq, true);
-                sl.chain.nodes.resize(static_cast<size_t>(sl.keep));
-                for (int32_t j = 0; j < sl.keep; ++j) {
-                    b.add(sl.chain.nodes[j].tok, static_cast<pos_t>(last) + 1 + j, sq, true);
-                }
-                tot.draft_tokens += sl.keep;
-                continue;
-            }
-            sl.root_row = -1;
-            for (int32_t k = 0; k < sl.chunk; ++k) {
-                const size_t q = sl.kv_len + static_cast<size_t>(k);
-                const bool last_row = q + 1 == sl.context.size();
-                const int32_t row = b.add(sl.context[q], static_cast<pos_t>(q), sq, last_row);
-                if (last_row) {
-                    sl.root_row = row;
-                }
-            }
-        }
-        const auto t_step = clock_type::now();
-        ctx_.decode(b);
-        const double step_s = seconds_between(t_step, clock_type::now());
-        tot.decode_seconds += step_s;
-        if (prefill_rows == 0) {
-            fit.add(b.size(), 1e3 * step_s);
-        }
-        ++tot.steps;
-        tot.rows += b.size();
-
-        // Verify each record's part, keep its accepted cells, emit.
-        const auto now = clock_type::now();
-        int64_t step_tokens = 0;
-        for (size_t s = 0; s < slots.size(); ++s) {
-            slot & sl = slots[s];
-            if (!sl.active) {
-                continue;
-            }
-            if (!sl.started && sl.root_row < 0) {
-                sl.kv_len += static_cast<size_t>(sl.chunk);  // a prompt chunk; the rest comes next step
-                continue;
-            }
-            ++sl.r.stats.forward_passes;
             const size_t last = sl.context.size() - 1;
-            int32_t n_acc = 0;
-            token next_tok;
-            float next_gap = 0;
-            if (!sl.started || sl.keep == 0) {
-                // The prompt's step (its last row gives the first token), or
-                // nothing drafted: the plain step (no softmax, no tree walk).
-                const auto lg = sl.proc ? sl.proc->apply(ctx_.logits(sl.root_row)) : ctx_.logits(sl.root_row);
-                next_tok = argmax(lg);
-                next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
-                if (sl.proc) {
-                    sl.proc->accept(next_tok);
-                }
-                if (!sl.started) {
-                    sl.started = true;
-                    sl.r.stats.prefill_seconds = seconds_between(sl.t0, now);
-                }
-            } else {
-                const int32_t root = sl.root_row;
-                vc.processor = sl.proc;
-                vc.context = sl.context;
-                vc.copies = relaxed ? &sl.copies : nullptr;
-                ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr, vc);
-                sl.r.stats.off_argmax += vr.off_argmax;
-                sl.r.stats.off_argmax_copies += vr.off_argmax_copies;
-                sl.r.stats.off_argmax_eog += vr.off_argmax_eog;
-                sl.r.stats.refused += vr.refused;
-                n_acc = static_cast<int32_t>(vr.accepted.size());
-                next_tok = vr.next;
-                next_gap = vr.gaps.empty() ? 0.0f : vr.gaps.back();
-                for (int32_t j = 0; j < sl.keep; ++j) {
-                    calib.observe(sl.raw[static_cast<size_t>(j)], j < n_acc);
-                }
-                sl.r.stats.draft_tokens += sl.keep;
+            sl.root_row = b.add(sl.context[last], static_cast<pos_t>(last), sq, true);
+            sl.chain.nodes.resize(static_cast<size_t>(sl.keep));
+            for (int32_t j = 0; j < sl.keep; ++j) {
+                b.add(sl.chain.nodes[j].tok, static_cast<pos_t>(last) + 1 + j, sq, true);
             }
+            tot.draft_tokens += sl.keep;
+        }
+
+        // A record's tokens of this step: the accepted chain nodes, then the
+        // next token; its cells past them dropped; the record finished at
+        // end of generation or --max-tokens.
+        int64_t step_tokens = 0;
+        auto advance = [&](size_t s, int32_t n_acc, token next_tok, float next_gap) {
+            slot & sl = slots[s];
+            const size_t last = sl.context.size() - 1;
             // A chain's accepted prefix sits in order right after `last`.
             sl.kv_len = last + 1 + static_cast<size_t>(n_acc);
             ctx_.seq_rm(static_cast<seq_id>(s), static_cast<pos_t>(sl.kv_len), -1);
-
             bool stop = false;
             auto emit = [&](token t, float gap) {
                 if (stop || static_cast<int32_t>(sl.r.tokens.size()) >= g.max_tokens) {
@@ -581,9 +527,90 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
                 sl.active = false;
                 on_done(sl.record, std::move(sl.r));
             }
+        };
+
+        // Decode, verify each record's part, emit.
+        double step_s = 0;
+        if (!b.empty()) {
+            const auto t_step = clock_type::now();
+            ctx_.decode(b);
+            const double decode_s = seconds_between(t_step, clock_type::now());
+            step_s += decode_s;
+            fit.add(b.size(), 1e3 * decode_s);
+            for (size_t s = 0; s < slots.size(); ++s) {
+                slot & sl = slots[s];
+                if (!sl.active || !sl.started) {
+                    continue;
+                }
+                ++sl.r.stats.forward_passes;
+                int32_t n_acc = 0;
+                token next_tok;
+                float next_gap = 0;
+                if (sl.keep == 0) {
+                    // Nothing drafted: the plain step (no softmax, no tree walk).
+                    const auto lg = sl.proc ? sl.proc->apply(ctx_.logits(sl.root_row)) : ctx_.logits(sl.root_row);
+                    next_tok = argmax(lg);
+                    next_gap = g.record_gaps ? top2_gap(lg) : 0.0f;
+                    if (sl.proc) {
+                        sl.proc->accept(next_tok);
+                    }
+                } else {
+                    const int32_t root = sl.root_row;
+                    vc.processor = sl.proc;
+                    vc.context = sl.context;
+                    vc.copies = relaxed ? &sl.copies : nullptr;
+                    ver.verify(sl.chain, [this, root](int32_t rw) { return ctx_.logits(root + rw); }, vr, vc);
+                    sl.r.stats.off_argmax += vr.off_argmax;
+                    sl.r.stats.off_argmax_copies += vr.off_argmax_copies;
+                    sl.r.stats.off_argmax_eog += vr.off_argmax_eog;
+                    sl.r.stats.refused += vr.refused;
+                    n_acc = static_cast<int32_t>(vr.accepted.size());
+                    next_tok = vr.next;
+                    next_gap = vr.gaps.empty() ? 0.0f : vr.gaps.back();
+                    for (int32_t j = 0; j < sl.keep; ++j) {
+                        calib.observe(sl.raw[static_cast<size_t>(j)], j < n_acc);
+                    }
+                    sl.r.stats.draft_tokens += sl.keep;
+                }
+                advance(s, n_acc, next_tok, next_gap);
+            }
         }
+
+        // The planned prompt chunks, each a decode of its own
+        // (context::decode_prompt); a prompt's last row gives its first token.
+        for (size_t s = 0; s < slots.size(); ++s) {
+            slot & sl = slots[s];
+            if (!sl.active || sl.started || sl.chunk == 0) {
+                continue;
+            }
+            const seq_id sq = static_cast<seq_id>(s);
+            bp.clear();
+            for (int32_t k = 0; k < sl.chunk; ++k) {
+                const size_t q = sl.kv_len + static_cast<size_t>(k);
+                bp.add(sl.context[q], static_cast<pos_t>(q), sq, q + 1 == sl.context.size());
+            }
+            const auto t_chunk = clock_type::now();
+            ctx_.decode_prompt(bp);
+            step_s += seconds_between(t_chunk, clock_type::now());
+            sl.kv_len += static_cast<size_t>(sl.chunk);
+            if (sl.kv_len < sl.context.size()) {
+                continue;  // the rest comes in later steps
+            }
+            ++sl.r.stats.forward_passes;
+            const auto lg = sl.proc ? sl.proc->apply(ctx_.logits(bp.size() - 1)) : ctx_.logits(bp.size() - 1);
+            const token first = argmax(lg);
+            if (sl.proc) {
+                sl.proc->accept(first);
+            }
+            sl.started = true;
+            sl.r.stats.prefill_seconds = seconds_between(sl.t0, clock_type::now());
+            advance(s, 0, first, g.record_gaps ? top2_gap(lg) : 0.0f);
+        }
+        tot.decode_seconds += step_s;
+        ++tot.steps;
+        tot.rows += b.size() + prefill_rows;
         if (opts_.on_step) {
-            opts_.on_step({prefill_rows, decode_rows, static_cast<int32_t>(b.size()) - base_rows,
+            opts_.on_step({prefill_rows, decode_rows, static_cast<int32_t>(b.size()) - decode_rows,
                            static_cast<int32_t>(step_tokens), step_s, gate.drafting()});
         }
         if (opts_.speculate && prefill_rows == 0) {

@@ -31,11 +31,15 @@ int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id 
         throw error("empty prompt");
     }
     ctx.seq_rm(seq, 0, -1);
-    b.clear();
-    for (size_t i = 0; i < prompt.size(); ++i) {
-        b.add(prompt[i], static_cast<pos_t>(i), seq, i + 1 == prompt.size());
+    for (size_t begin = 0; begin < prompt.size();) {
+        const size_t end = prompt_chunk_end(begin, prompt.size());
+        b.clear();
+        for (size_t i = begin; i < end; ++i) {
+            b.add(prompt[i], static_cast<pos_t>(i), seq, i + 1 == prompt.size());
+        }
+        ctx.decode_prompt(b);
+        begin = end;
     }
-    ctx.decode(b);
     return b.size() - 1;
 }
 

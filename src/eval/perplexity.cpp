@@ -4,6 +4,7 @@
 
 #include "dare/error.h"
 #include "dare/eval.h"
+#include "dare/generate.h"
 #include "dare/jobs.h"
 #include "dare/jsonl.h"
 
@@ -17,38 +18,29 @@ double answer_nll(context & ctx, std::span<const token> prompt, std::span<const 
         throw error("context too small: prompt + text is " + std::to_string(prompt.size() + answer.size()) +
                     " tokens, --ctx is " + std::to_string(ctx.n_ctx()));
     }
-    ctx.seq_rm(0, 0, -1);
-    batch b;
-    const size_t n = prompt.size() + answer.size();
-    for (size_t i = 0; i < n; ++i) {
-        const token t = i < prompt.size() ? prompt[i] : answer[i - prompt.size()];
-        // Logits wanted at every position that predicts an answer token.
-        b.add(t, static_cast<pos_t>(i), 0, i + 1 >= prompt.size() && i + 1 < n);
-    }
-    // One decode per n_batch chunk keeps only the last chunk's logits, so
-    // score chunk by chunk.
-    double nll = 0;
-    const size_t chunk = 256;
-    for (size_t begin = 0; begin < n; begin += chunk) {
-        batch part;
-        const size_t end = std::min(n, begin + chunk);
-        for (size_t i = begin; i < end; ++i) {
-            const int32_t s = b.seq_offsets[i];
-            part.add(b.tokens[i], b.positions[i], b.seq_ids[s], b.logits[i] != 0);
+    // The prompt as every engine prefills it (prompt chunks, generate.h),
+    // the answer as generated rows, a chunk of them per decode: each answer
+    // token is scored by the logits decoding picked it from.
+    auto token_nll = [](std::span<const float> lg, token next) {
+        const float mx = lg[argmax(lg)];
+        double sum = 0;
+        for (float x : lg) {
+            sum += std::exp(static_cast<double>(x - mx));
         }
-        ctx.decode(part);
+        return std::log(sum) - static_cast<double>(lg[next] - mx);
+    };
+    batch b;
+    double nll = token_nll(ctx.logits(prefill(ctx, b, prompt, 0)), answer[0]);
+    const size_t chunk = 256;
+    for (size_t begin = 0; begin + 1 < answer.size(); begin += chunk) {
+        const size_t end = std::min(answer.size() - 1, begin + chunk);
+        b.clear();
         for (size_t i = begin; i < end; ++i) {
-            if (!b.logits[i]) {
-                continue;
-            }
-            const auto lg = ctx.logits(static_cast<int32_t>(i - begin));
-            const token next = answer[i + 1 - prompt.size()];
-            const float mx = lg[argmax(lg)];
-            double sum = 0;
-            for (float x : lg) {
-                sum += std::exp(static_cast<double>(x - mx));
-            }
-            nll += std::log(sum) - static_cast<double>(lg[next] - mx);
+            b.add(answer[i], static_cast<pos_t>(prompt.size() + i), 0, true);
+        }
+        ctx.decode(b);
+        for (size_t i = begin; i < end; ++i) {
+            nll += token_nll(ctx.logits(static_cast<int32_t>(i - begin)), answer[i + 1]);
         }
     }
     ctx.seq_rm(0, 0, -1);
@@ -58,7 +50,6 @@ double answer_nll(context & ctx, std::span<const token> prompt, std::span<const 
 double perplexity_result::perplexity() const { return tokens ? std::exp(nll / static_cast<double>(tokens)) : 0.0; }
 
 perplexity_result corpus_perplexity(const model & m, const std::string & corpus, context_options co) {
-    co.n_batch = std::min<uint32_t>(co.n_batch, 256);
     context ctx(m, co);
     perplexity_result r;
     const auto bos_only = m.tokenize("", true, false);

@@ -280,8 +280,8 @@ void print_batch_shapes(const dare::model & m, int32_t threads, const std::vecto
     }
     const auto res = dare::measure_batch_shapes(ctxs, depths, rows, 7);
     std::printf("Milliseconds per decode, %d threads, median of 7, layouts taking turns. Layouts: invariant = "
-                "batch-invariant (Q8_0 keys, F16 values, flash attention), default = llama.cpp's (F16 keys and "
-                "values, flash attention), plain = default without flash attention.\n\n"
+                "batch-invariant (F16 keys and values, flash attention, generated rows on the row kernel), default = "
+                "llama.cpp's (F16 keys and values, flash attention), plain = default without flash attention.\n\n"
                 "| depth | rows | chain: invariant | default | plain | chain, graph rebuilt: invariant | default | plain "
                 "| tree: invariant | default | plain | branches |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
                 threads);
@@ -359,9 +359,10 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
-                  "KV layout to score with: invariant (Q8_0 keys, F16 values; what decoding uses one record at a "
-                  "time and in batches), default (llama.cpp's: F16 keys and values), plain (F16, no flash "
-                  "attention; --kv-layout plain), to measure what a layout costs in accuracy")
+                  "KV layout to score with: invariant (F16 keys and values, every row on the row kernel; what "
+                  "decoding uses one record at a time and in batches), default (llama.cpp's: F16 keys and "
+                  "values, its fastest kernels), plain (F16, no flash attention; --kv-layout plain), to measure "
+                  "what a layout costs in accuracy")
         ->check(CLI::IsMember({"invariant", "default", "plain"}))
         ->capture_default_str();
     c->callback([&o] {
