@@ -407,13 +407,13 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
         for (size_t s = 0; s < slots.size(); ++s) {
             slot & sl = slots[s];
             sl.chunk = 0;
-            if (sl.active && !sl.started && (prefill_rows == 0 || decode_rows + prefill_rows < row_limit)) {
-                sl.chunk = static_cast<int32_t>(prompt_chunk_end(sl.kv_len, sl.context.size()) - sl.kv_len);
-                if (prefill_rows > 0 && decode_rows + prefill_rows + sl.chunk > row_limit) {
-                    sl.chunk = 0;
-                    continue;
-                }
-                prefill_rows += sl.chunk;
+            if (!sl.active || sl.started) {
+                continue;
+            }
+            const auto n = static_cast<int32_t>(prompt_chunk_end(sl.kv_len, sl.context.size()) - sl.kv_len);
+            if (prefill_rows == 0 || decode_rows + prefill_rows + n <= row_limit) {
+                sl.chunk = n;
+                prefill_rows += n;
             }
         }
         const int32_t base_rows = decode_rows;  // prompt chunks are decodes of their own
