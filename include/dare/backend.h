@@ -125,9 +125,10 @@ enum class kv_layout {
     // kernel and its logits are bit-identical in any batch; strict
     // verification and vanilla decoding rely on it. Prompt rows
     // (context::decode_prompt) keep the fast kernels, the tiled one above
-    // all (a prefill 1.2-1.3x faster than on the row kernel, docs/engine.md),
-    // and stay identical in every engine because every engine cuts a prompt
-    // into the same chunks (prompt_chunk_end).
+    // all (user prompts: 1.49 against 1.87 ms per prompt token on the row
+    // kernel, docs/benchmarks.md "Whole job"), and stay identical in every
+    // engine because every engine cuts a prompt into the same chunks
+    // (prompt_chunk_end).
     batch_invariant,
     // llama.cpp's default: F16 keys and values, flash attention. The row
     // kernel skips masked cells, which suits many records in one cache
