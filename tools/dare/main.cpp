@@ -359,8 +359,8 @@ void add_eval_command(CLI::App & app, perplexity_options & o) {
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->add_option("--ctx", o.n_ctx, "Context size")->check(CLI::Range(16u, 1u << 20))->capture_default_str();
     c->add_option("--kv-layout", o.kv_layout,
-                  "KV layout to score with: invariant (F16 keys and values, every row on the row kernel; what "
-                  "decoding uses one record at a time and in batches), default (llama.cpp's: F16 keys and "
+                  "KV layout to score with: invariant (F16 keys and values, prompts on the fast kernels and the "
+                  "text on the row kernel, as decoding one record at a time and in batches sees them), default (llama.cpp's: F16 keys and "
                   "values, its fastest kernels), plain (F16, no flash attention; --kv-layout plain), to measure "
                   "what a layout costs in accuracy")
         ->check(CLI::IsMember({"invariant", "default", "plain"}))
