@@ -19,7 +19,7 @@ B="${DARE_BUILD_DIR:-build-server}"
 cmake --build "$B" --target llama-server -j"$(nproc)" >/dev/null
 DARE="$B/tools/dare/dare"
 SERVER="$B/bin/llama-server"
-MODEL="${DARE_MODEL:-${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q8_0.gguf}"  # the default model build
+MODEL="${DARE_MODEL:-$("$DARE" --version | sed -n 's/^default model: //p')}"  # the default model build
 W=out/job
 mkdir -p "$W" bench/results
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -80,8 +81,9 @@ TEST(Backend, MissingModelFileIsAClearError) {
 }
 
 // The default model build is made from the bundled file on first use: the
-// same bytes as `dare quantize --type q8_0`; without the bundled file the
-// error says what to run.
+// same bytes as `dare quantize` to the build's default format (BF16 where
+// llama.cpp's CPU kernels have AVX512-BF16, else Q8_0); without the bundled
+// file the error says what to run.
 TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     temp_dir cache;
     std::filesystem::create_directories(cache / "models");
@@ -89,13 +91,19 @@ TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     const char * old = std::getenv("DARE_CACHE");
     const std::string saved = old ? old : "";
     setenv("DARE_CACHE", cache.str().c_str(), 1);
+    const std::string format = dare::default_model_format();
+    ASSERT_TRUE(format == "BF16" || format == "Q8_0") << format;
+    EXPECT_EQ(format == "BF16", dare::system_info().find("AVX512_BF16 = 1") != std::string::npos)
+        << "the build's kernels and its default format disagree: " << dare::system_info();
     const std::string made = dare::default_model_build_path();
-    EXPECT_EQ(made, cache / "models/SmolLM2-135M-Instruct.Q8_0.gguf");
+    EXPECT_EQ(made, cache / ("models/SmolLM2-135M-Instruct." + format + ".gguf"));
     {
         dare::model m(made);
-        EXPECT_NE(m.info().description.find("Q8_0"), std::string::npos) << m.info().description;
+        EXPECT_NE(m.info().description.find(format), std::string::npos) << m.info().description;
     }
-    dare::quantize_model(dare::bundled_model_path(), cache / "direct.gguf", "q8_0", 2);
+    std::string type = format;
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    dare::quantize_model(dare::bundled_model_path(), cache / "direct.gguf", type, 2);
     EXPECT_EQ(read_file(made), read_file(cache / "direct.gguf"));
     std::filesystem::remove(made);
     std::filesystem::remove(cache / "models/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -251,10 +259,11 @@ TEST(Backend, ArgmaxTakesFirstOnTies) {
 namespace {
 // Rows of logits that differ between decoding `toks` (after a prefill of
 // `prefill` tokens) one token at a time and eight at a time.
-int rows_differing(const std::vector<dare::token> & toks, size_t prefill, dare::kv_layout layout) {
+int rows_differing(const std::vector<dare::token> & toks, size_t prefill, dare::kv_layout layout,
+                   const dare::model & m = default_model()) {
     auto co = test_context(1024);
     co.layout = layout;
-    dare::context one(default_model(), co), eight(default_model(), co);
+    dare::context one(m, co), eight(m, co);
     dare::batch b;
     for (dare::context * c : {&one, &eight}) {
         b.clear();
@@ -306,6 +315,88 @@ TEST(Backend, BatchInvariantLayoutGivesTheSameLogitsInAnyBatch) {
                 "llama.cpp default without flash attention %d\n",
                 inv, dflt, plain);
     EXPECT_EQ(inv, 0);
+}
+
+// Weights stored as floats take another matrix kernel for one row than for
+// several (model_info::float_weights): the batch-invariant layout decodes a
+// batch with one row of logits beside a copy of that row at the next
+// position, which it removes again, so the row's logits are those it gets
+// beside other rows and the sequence holds only its own cells.
+TEST(Backend, FloatWeightsGiveTheSameLogitsOneRowAtATime) {
+    temp_dir d;
+    dare::quantize_model(dare::bundled_model_path(), d / "bf16.gguf", "bf16", 2);
+    const dare::model m(d / "bf16.gguf");
+    ASSERT_TRUE(m.info().float_weights);
+    EXPECT_EQ(default_model().info().float_weights, dare::default_model_format() == "BF16");
+    auto toks = m.tokenize("Introduce the movie Forrest Gump (1994), whose genres are Comedy, Drama, Romance, War. "
+                           "It follows a man through three decades of American history.",
+                           true, false);
+    ASSERT_GT(toks.size(), 24u);
+    const int inv = rows_differing(toks, 8, dare::kv_layout::batch_invariant, m);
+    const int dflt = rows_differing(toks, 8, dare::kv_layout::llama_default, m);
+    std::printf("BF16 weights, rows of %zu differing, one-at-a-time vs eight-at-a-time: batch-invariant layout %d, "
+                "llama.cpp default %d\n",
+                toks.size() - 8, inv, dflt);
+    EXPECT_EQ(inv, 0);
+    EXPECT_GT(dflt, 0) << "one row and eight rows no longer take different kernels: the padding may be unneeded";
+    // Per-record KV streams: llama.cpp splits a batch into runs of
+    // consecutive sequences with equal rows each, so sequence 3 beside 0 and
+    // 1, or the second row of sequence 0 beside one row of sequence 1, is a
+    // micro-batch of one row; each gets the logits it gets in a full run.
+    auto streams = test_context(1024);
+    streams.n_seq_max = 4;
+    streams.kv_unified = false;
+    dare::context gap(m, streams), full(m, streams);
+    dare::batch b;
+    for (dare::context * c : {&gap, &full}) {
+        for (dare::seq_id q = 0; q < 4; ++q) {
+            b.clear();
+            for (size_t i = 0; i < 8; ++i) {
+                b.add(toks[i], static_cast<dare::pos_t>(i), q, i == 7);
+            }
+            c->decode_prompt(b);
+        }
+    }
+    const auto same = [](std::span<const float> x, std::span<const float> y) {
+        return std::equal(x.begin(), x.end(), y.begin(), y.end());
+    };
+    b.clear();
+    for (const dare::seq_id q : {0, 1, 3}) {
+        b.add(toks[8], 8, q, true);
+    }
+    gap.decode(b);
+    const std::vector<float> lone3(gap.logits(2).begin(), gap.logits(2).end());
+    b.clear();
+    for (dare::seq_id q = 0; q < 4; ++q) {
+        b.add(toks[8], 8, q, true);
+    }
+    full.decode(b);
+    EXPECT_TRUE(same(lone3, full.logits(3)));
+    b.clear();
+    b.add(toks[9], 9, 0, true);
+    b.add(toks[10], 10, 0, true);
+    b.add(toks[9], 9, 1, true);
+    gap.decode(b);
+    const std::vector<float> second0(gap.logits(1).begin(), gap.logits(1).end());
+    b.clear();
+    for (dare::seq_id q = 0; q < 2; ++q) {
+        b.add(toks[9], 9, q, true);
+        b.add(toks[10], 10, q, true);
+    }
+    full.decode(b);
+    EXPECT_TRUE(same(second0, full.logits(1)));
+    EXPECT_EQ(gap.seq_pos_max(0), 10);
+    EXPECT_EQ(gap.seq_pos_max(1), 9);
+    EXPECT_EQ(gap.seq_pos_max(3), 8);
+    // The copy leaves no cell behind, and the next token takes its place.
+    dare::context c(m, test_context(256));
+    for (size_t i = 0; i < 6; ++i) {
+        b.clear();
+        b.add(toks[i], static_cast<dare::pos_t>(i), 0, true);
+        c.decode(b);
+        EXPECT_EQ(c.seq_pos_max(0), static_cast<dare::pos_t>(i));
+        EXPECT_EQ(c.logits(0).size(), static_cast<size_t>(m.n_vocab()));
+    }
 }
 
 namespace {

@@ -43,12 +43,14 @@ std::vector<std::string> texts_of(const std::vector<dare::json> & recs) {
 }
 }  // namespace
 
-TEST(Cli, VersionNamesDareLlamaCppAndTheBackends) {
+TEST(Cli, VersionNamesDareLlamaCppTheBackendsAndTheDefaultModel) {
     const auto r = run_dare("--version");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     for (const char * want : {"dare 0.1.0", "llama-cpp-python 0.3.36", "ggml ", "backends: CPU", "system: "}) {
         EXPECT_NE(r.output.find(want), std::string::npos) << want << "\n" << r.output;
     }
+    EXPECT_NE(r.output.find("\ndefault model: " + dare::default_model_build_path() + "\n"), std::string::npos)
+        << r.output;
 }
 
 // A model without a chat template (a base model) is refused under the default

@@ -32,6 +32,11 @@ struct model_info {
     int32_t n_ctx_train = 0;
     int32_t n_vocab = 0;
     uint64_t vocab_fingerprint = 0;  // hash of every token's text: pools refuse other vocabularies
+    // Weights stored as floats (general.file_type F32, F16 or BF16). llama.cpp's
+    // CPU matrix kernel for those (llamafile's tinyBLAS) takes only products
+    // of 2+ rows and leaves one row to ggml's vector dot product, which sums
+    // in another order; context::decode pads one-output batches for them.
+    bool float_weights = false;
 };
 
 struct chat_message {
@@ -205,6 +210,7 @@ class context {
 
   private:
     void run(const batch & b);
+    int32_t row_to_pad(const batch & b);
     const model & model_;
     struct impl;
     std::unique_ptr<impl> impl_;

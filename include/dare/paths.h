@@ -11,11 +11,17 @@ namespace dare {
 // $DARE_CACHE or ~/.cache/dare.
 std::string bundled_model_path();
 
-// The default model build: the bundled weights re-quantized to Q8_0,
-// <cache>/models/SmolLM2-135M-Instruct.Q8_0.gguf. Its perplexity is within 1%
-// of the bundled Q4_1's and every batch size decodes faster on CPUs
-// (docs/benchmarks.md "Model formats"). model's constructor makes it from
-// the bundled model when it is asked for and missing.
+// The format of the default model build, chosen when dare is built
+// (cmake/llama.cmake): "BF16" where llama.cpp's CPU kernels have AVX512-BF16
+// dot products, else "Q8_0". Both keep the bundled Q4_1's perplexity within
+// 1%; where those kernels exist BF16 runs batches and prefill faster, and
+// Q8_0 is the fastest format of equal quality measured on an AVX2 machine
+// (docs/benchmarks.md "Model formats").
+std::string default_model_format();
+
+// The default model build: the bundled weights in default_model_format(),
+// <cache>/models/SmolLM2-135M-Instruct.<format>.gguf. model's constructor
+// makes it from the bundled model when it is asked for and missing.
 std::string default_model_build_path();
 
 // $DARE_MODEL, else default_model_build_path().

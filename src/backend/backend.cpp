@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -99,9 +100,12 @@ void make_default_model_if_missing(const std::string & path) {
         throw error("model file not found: " + path + " (it is made from the bundled model " + bundled +
                     ", which is missing too: run scripts/setup.sh)");
     }
-    std::fprintf(stderr, "[dare] making the default model %s from the bundled %s (Q8_0, once)\n", path.c_str(),
-                 bundled.c_str());
-    quantize_model(bundled, path, "q8_0", 0);
+    const std::string format = default_model_format();
+    std::fprintf(stderr, "[dare] making the default model %s from the bundled %s (%s, once)\n", path.c_str(),
+                 bundled.c_str(), format.c_str());
+    std::string type = format;
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    quantize_model(bundled, path, type, 0);
 }
 
 void check_gguf_file(const std::string & path) {
@@ -218,6 +222,10 @@ model::model(const std::string & path, const model_options & opts) : impl_(std::
         h = mix::fnv1a(h, s, std::strlen(s) + 1);
     }
     info_.vocab_fingerprint = h;
+    const std::string file_type = meta_string(impl_->m, "general.file_type");
+    info_.float_weights = file_type == std::to_string(LLAMA_FTYPE_ALL_F32) ||
+                          file_type == std::to_string(LLAMA_FTYPE_MOSTLY_F16) ||
+                          file_type == std::to_string(LLAMA_FTYPE_MOSTLY_BF16);
 
     impl_->raw_prompts = opts.chat_template == "none";
     if (opts.chat_template == "auto") {
@@ -352,6 +360,16 @@ struct context::impl {
     void (*set_use_ref)(ggml_backend_t, bool) = nullptr;
     ggml_backend_t cpu = nullptr;
     bool use_ref = false;
+    // Float weights in the batch-invariant layout: a decode whose batch asks
+    // for one row of logits gets a second (context::decode).
+    bool pad_lone_output = false;
+    uint32_t n_stream = 1;  // KV streams: n_seq_max when not unified
+    // Scratch for that, reused across calls.
+    batch padded;
+    std::vector<std::pair<seq_id, pos_t>> pads;
+    std::vector<seq_id> pad_seqs, row_seq;
+    std::vector<int32_t> ub_rows;
+    std::vector<uint8_t> ub_used;
     void reference_kernels(bool on) {
         if (set_use_ref && on != use_ref) {
             set_use_ref(cpu, on);
@@ -449,14 +467,150 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
                         "kernel switch (ggml_backend_cpu_set_use_ref), and this build has none");
         }
         impl_->reference_kernels(true);
+        impl_->pad_lone_output = m.info().float_weights && !opts.embeddings;
+        impl_->n_stream = opts.kv_unified ? 1 : opts.n_seq_max;
     }
 }
 
 context::~context() = default;
 
+namespace {
+// The llama.cpp decode call's split of a batch into micro-batches, rows as
+// indices into it: with one KV stream per sequence (n_stream > 1) llama.cpp
+// takes a run of consecutive sequence ids, in the order their first unused
+// rows come, and the same number of rows from each (llama_batch_allocr::
+// split_equal, sequential); with one stream, the whole batch (it fits in one
+// micro-batch). `row_seq` is each row's first sequence; rows of one sequence
+// are taken in batch order. Calls `f(rows)` for each micro-batch.
+template <class F>
+void for_each_micro_batch(std::span<const seq_id> row_seq, uint32_t n_stream, std::vector<int32_t> & rows,
+                          std::vector<uint8_t> & used, F && f) {
+    const int32_t n = static_cast<int32_t>(row_seq.size());
+    if (n_stream <= 1) {
+        rows.resize(n);
+        for (int32_t i = 0; i < n; ++i) {
+            rows[i] = i;
+        }
+        f(std::span<const int32_t>(rows));
+        return;
+    }
+    used.assign(n, 0);
+    for (int32_t left = n; left > 0;) {
+        // the run of consecutive sequences, and the rows each has left
+        seq_id first = -1, last = -1;
+        for (int32_t i = 0; i < n; ++i) {
+            if (!used[i] && (first < 0 || row_seq[i] == last + 1)) {
+                if (first < 0) {
+                    first = row_seq[i];
+                }
+                last = std::max(last, row_seq[i]);
+            }
+        }
+        int32_t k = n;
+        for (seq_id s = first; s <= last; ++s) {
+            int32_t c = 0;
+            for (int32_t i = 0; i < n; ++i) {
+                c += !used[i] && row_seq[i] == s;
+            }
+            k = std::min(k, c);
+        }
+        rows.clear();
+        for (seq_id s = first; s <= last; ++s) {
+            int32_t taken = 0;
+            for (int32_t i = 0; i < n && taken < k; ++i) {
+                if (!used[i] && row_seq[i] == s) {
+                    used[i] = 1;
+                    rows.push_back(i);
+                    ++taken;
+                }
+            }
+        }
+        left -= static_cast<int32_t>(rows.size());
+        f(std::span<const int32_t>(rows));
+    }
+}
+}  // namespace
+
+// A micro-batch of the decode call with one row, or one row of logits, takes
+// other kernels than it would beside other rows (model_info::float_weights);
+// find one and return the row to copy beside it (its row of logits, else
+// its row), or -1 when there is none, or when a copy at the row's next
+// position would not fit: that position must be free in the batch and in
+// the cache (the row extends its sequences) and within the sequence's cells.
+int32_t context::row_to_pad(const batch & b) {
+    auto & s = *impl_;
+    const int32_t n = b.size();
+    s.row_seq.resize(n);
+    for (int32_t i = 0; i < n; ++i) {
+        s.row_seq[i] = b.seq_ids[b.seq_offsets[i]];
+    }
+    int32_t pick = -1;
+    for_each_micro_batch(std::span<const seq_id>(s.row_seq), s.n_stream, s.ub_rows, s.ub_used,
+                         [&](std::span<const int32_t> rows) {
+                             int32_t outputs = 0, out_row = -1;
+                             for (const int32_t r : rows) {
+                                 if (b.logits[r]) {
+                                     ++outputs;
+                                     out_row = r;
+                                 }
+                             }
+                             if (pick < 0 && (rows.size() == 1 || outputs == 1)) {
+                                 pick = outputs == 1 ? out_row : rows[0];
+                             }
+                         });
+    if (pick < 0 || n + 1 > static_cast<int32_t>(s.n_batch) ||
+        b.positions[pick] + 1 >= static_cast<pos_t>(n_ctx_seq())) {
+        return -1;
+    }
+    for (int32_t k = b.seq_offsets[pick]; k < b.seq_offsets[pick + 1]; ++k) {
+        const seq_id q = b.seq_ids[k];
+        if (seq_pos_max(q) > b.positions[pick]) {
+            return -1;
+        }
+        for (int32_t i = 0; i < n; ++i) {
+            if (b.positions[i] > b.positions[pick] &&
+                std::find(b.seq_ids.begin() + b.seq_offsets[i], b.seq_ids.begin() + b.seq_offsets[i + 1], q) !=
+                    b.seq_ids.begin() + b.seq_offsets[i + 1]) {
+                return -1;
+            }
+        }
+    }
+    return pick;
+}
+
+// With float weights, llama.cpp's CPU backend multiplies one row of
+// activations by another kernel than two or more (model_info::float_weights),
+// and a micro-batch's last layer and output matrix see only its rows with
+// logits. So that a record's row gets the same logits alone as beside other
+// records' rows, a micro-batch with one row (or one row of logits) is
+// decoded with a copy of that row at the next position of its sequences
+// (logits on, removed from the cache after): the row's attention masks the
+// copy's later cell out, and the freed cell is where the sequence's next
+// token goes. A batch gets up to 4 such copies.
 void context::decode(const batch & b) {
     impl_->reference_kernels(true);
-    run(b);
+    int32_t row = impl_->pad_lone_output ? row_to_pad(b) : -1;
+    if (row < 0) {
+        run(b);
+        return;
+    }
+    batch & p = impl_->padded;
+    p = b;
+    auto & pads = impl_->pads;
+    pads.clear();
+    for (; row >= 0 && pads.size() < 4; row = row_to_pad(p)) {
+        const pos_t next = p.positions[row] + 1;
+        std::vector<seq_id> & seqs = impl_->pad_seqs;
+        seqs.assign(p.seq_ids.begin() + p.seq_offsets[row], p.seq_ids.begin() + p.seq_offsets[row + 1]);
+        p.add(p.tokens[row], next, std::span<const seq_id>(seqs), true);
+        for (const seq_id q : seqs) {
+            pads.emplace_back(q, next);
+        }
+    }
+    run(p);
+    for (const auto & [q, pos] : pads) {
+        seq_rm(q, pos);
+    }
 }
 
 void context::decode_prompt(const batch & b) {
@@ -558,7 +712,8 @@ std::string version_text() {
         backends += (i ? ", " : "") + std::string(ggml_backend_reg_name(ggml_backend_reg_get(i)));
     }
     return std::string("dare ") + DARE_VERSION + "\nllama.cpp from llama-cpp-python " + DARE_LLAMA_VERSION +
-           " (ggml " + ggml_version() + ")\nbackends: " + backends + "\nsystem: " + system_info();
+           " (ggml " + ggml_version() + ")\nbackends: " + backends + "\nsystem: " + system_info() +
+           "\ndefault model: " + default_model_build_path();
 }
 
 std::string system_info() {
@@ -580,8 +735,10 @@ void quantize_model(const std::string & in, const std::string & out, const std::
         qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_K_M;
     } else if (type == "iq4_nl") {
         qp.ftype = LLAMA_FTYPE_MOSTLY_IQ4_NL;
+    } else if (type == "bf16") {
+        qp.ftype = LLAMA_FTYPE_MOSTLY_BF16;
     } else {
-        throw error("unknown quantization type '" + type + "' (expected q4_0, q4_1, q8_0, q4_k_m or iq4_nl)");
+        throw error("unknown quantization type '" + type + "' (expected q4_0, q4_1, q8_0, q4_k_m, iq4_nl or bf16)");
     }
     qp.allow_requantize = true;
     qp.nthread = n_threads;

@@ -152,12 +152,12 @@ struct quantize_options {
 };
 
 void add_quantize_command(CLI::App & app, quantize_options & o) {
-    auto * c = app.add_subcommand("quantize", "Re-quantize a GGUF model (e.g. the bundled Q4_1 to Q8_0 or Q4_0)");
+    auto * c = app.add_subcommand("quantize", "Re-quantize a GGUF model (e.g. the bundled Q4_1 to BF16, Q8_0 or Q4_0)");
     o.model = dare::bundled_model_path();
     c->add_option("--model", o.model, "Input GGUF model (default: the bundled Q4_1)")->capture_default_str();
     c->add_option("--out", o.out, "Output GGUF file")->required();
     c->add_option("--type", o.type, "Target type")
-        ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m", "iq4_nl"}))
+        ->check(CLI::IsMember({"q4_0", "q4_1", "q8_0", "q4_k_m", "iq4_nl", "bf16"}))
         ->capture_default_str();
     c->add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
     c->callback([&o] { dare::quantize_model(o.model, o.out, o.type, o.threads); });
@@ -498,7 +498,7 @@ int main(int argc, char ** argv) {
         "on llama.cpp)",
         "dare"};
     app.set_version_flag("--version", [] { return dare::version_text(); },
-                         "dare's version, the llama.cpp it was built with, backends and CPU features");
+                         "dare's version, the llama.cpp it was built with, backends, CPU features and the default model build");
     app.require_subcommand(1);
     dare::prompts_job_options prompts_opts;
     dare::generate_job_options generate_opts;
