@@ -3,8 +3,7 @@
 # built for the AVX2 baseline alone (-DDARE_CPU_DETECT=OFF, in build-avx2)
 # against the default build (build: AVX2 plus the AVX-512 / AVX-VNNI
 # extensions this machine reports, cmake/llama.cmake), taking turns, REPS
-# times, on the bundled weights as Q8_0 (the default model build of AVX2
-# machines; $DARE_MODEL overrides):
+# times, on the default model build (Q8_0):
 #  1. plain decoding of USERS user prompts, one at a time: prefill and decode
 #     milliseconds per token (`dare generate --mode vanilla`, 64 tokens);
 #  2. one decode of 1, 8, 16 and 64 rows at context depth 256 in the
@@ -19,7 +18,6 @@ cd "$(dirname "$0")/.."
 USERS="${1:-12}"; RECORDS="${2:-20}"; REPS="${3:-2}"; THREADS="${4:-2}"
 scripts/build.sh
 DARE_BUILD_DIR=build-avx2 scripts/build.sh -DDARE_CPU_DETECT=OFF -DDARE_BUILD_TESTS=OFF
-export DARE_MODEL="${DARE_MODEL:-${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q8_0.gguf}"
 W=out/isa
 mkdir -p "$W" bench/results
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"

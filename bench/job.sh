@@ -8,7 +8,8 @@
 # every configuration beside its time (llama.cpp's texts measured by
 # `dare eval health` with the same definitions and grounding).
 # Usage: bench/job.sh [RECORDS=200] [REPS=2] [THREADS=2] [MAX_TOKENS=128]
-# CONFIGS (environment) picks configurations; default: all below.
+# CONFIGS (environment) picks configurations; default: all below. Those
+# ending in -q8 run on the Q8_0 file, the others on the default model build.
 # Results: bench/results/<host>-<date>-job.{md,tsv}; run folders in out/job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,16 @@ mkdir -p "$W" bench/results
 STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 TIMES="$W/times.tsv"
 : > "$TIMES"
+Q8="${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q8_0.gguf"
+declare -A MODEL_OF=(  # configurations on another model file than the default build
+  [vanilla-seq-q8]="$Q8"
+  [default-q8]="$Q8"
+  [llama-np16-q8]="$Q8"
+)
 declare -A DARE_ARGS=(
   [vanilla-seq]="--mode vanilla --parallel 1"
+  [vanilla-seq-q8]="--mode vanilla --parallel 1"
+  [default-q8]=""
   [vanilla-p4]="--mode vanilla --parallel 4"
   [vanilla-p8]="--mode vanilla --parallel 8"
   [default]=""
@@ -37,6 +46,7 @@ declare -A LLAMA_ARGS=(  # server flags | client requests in flight
   [llama-np4]="-np 4|4"
   [llama-np8]="-np 8|8"
   [llama-np16]="-np 16|16"
+  [llama-np16-q8]="-np 16|16"
   [llama-np1-ngram]="-np 1 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|1"
   [llama-np4-ngram]="-np 4 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|4"
 )
@@ -49,7 +59,7 @@ run_dare() {  # CONFIG REP KIND
   rm -rf "$dir"
   t0="$(now)"
   # shellcheck disable=SC2086
-  "$DARE" run --model "$MODEL" --out "$dir" --target "$3" --limit "$HALF" --max-tokens "$TOKENS" --threads "$THREADS" \
+  "$DARE" run --model "${MODEL_OF[$1]:-$MODEL}" --out "$dir" --target "$3" --limit "$HALF" --max-tokens "$TOKENS" --threads "$THREADS" \
     ${DARE_ARGS[$1]} > /dev/null 2> "$dir.log"
   printf '%s\t%s\t%s\t%.3f\n' "$1" "$2" "$3" "$(echo "$(now) - $t0" | bc)" >> "$TIMES"
 }
@@ -60,7 +70,7 @@ run_llama() {  # CONFIG REP KIND: server start to last answer
   rm -rf "$dir"
   t0="$(now)"
   # shellcheck disable=SC2086
-  "$SERVER" -m "$MODEL" -t "$THREADS" -c $((2048 * conc)) --host 127.0.0.1 --port "$PORT" $flags \
+  "$SERVER" -m "${MODEL_OF[$1]:-$MODEL}" -t "$THREADS" -c $((2048 * conc)) --host 127.0.0.1 --port "$PORT" $flags \
     > "$dir.server.log" 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$PORT/health" > /dev/null; do

@@ -2,7 +2,9 @@
 """The table of bench/job.sh: per kind and configuration, the median wall
 seconds of the whole job over the repetitions (model load included),
 records per hour, speed against `dare run --mode vanilla --parallel 1`
-(vanilla-seq) and against the fastest llama.cpp configuration, and the text
+(vanilla-seq: the same model file), against the fastest one-record-at-a-
+time dare configuration (vanilla-seq*: any model file) and against the
+fastest llama.cpp configuration, and the text
 health of the first repetition's records (definitions: docs/quality.md).
 
 Usage: job_table.py WORKDIR TIMES_TSV CONFIG...
@@ -32,9 +34,11 @@ for kind in ("items", "users", "both"):
     present = [c for c in configs if walls[(c, "items")] or walls[(c, "users")]]
     llama = [c for c in present if c.startswith("llama")]
     best_llama = min(llama, key=wall) if llama else None
+    seq = [c for c in present if c.startswith("vanilla-seq")]
+    best_seq = min(seq, key=wall) if seq else None
     print(f"\n### {kind}\n")
-    print("| configuration | runs | wall s | records/h | vs vanilla-seq | vs best llama.cpp | echo-only % | looped % | words | grounding % |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| configuration | runs | wall s | records/h | vs vanilla-seq | vs fastest vanilla-seq* | vs best llama.cpp | echo-only % | looped % | words | grounding % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in present:
         kinds = ["items", "users"] if kind == "both" else [kind]
         n = 0
@@ -51,9 +55,10 @@ for kind in ("items", "users", "both"):
                 return "n/a"
             return f"{sum(h[key] * h['n'] for h in health) / sum(h['n'] for h in health):.{0 if key in ('words', 'ground') else 1}f}"
         base = wall("vanilla-seq") / w if walls[("vanilla-seq", "items")] else float("nan")
+        vs_seq = wall(best_seq) / w if best_seq else float("nan")
         vs_llama = wall(best_llama) / w if best_llama else float("nan")
         runs = min(len(walls[(c, k)]) for k in kinds)
-        print(f"| {c} | {runs} | {w:.1f} | {3600 * n / w:.0f} | {base:.2f}x | {vs_llama:.2f}x | "
+        print(f"| {c} | {runs} | {w:.1f} | {3600 * n / w:.0f} | {base:.2f}x | {vs_seq:.2f}x | {vs_llama:.2f}x | "
               f"{mean('echo')} | {mean('looped')} | {mean('words')} | {mean('ground')} |")
 
 # The ceiling one record at a time: vanilla-seq's records (first

@@ -83,22 +83,10 @@ if(NOT DARE_NATIVE AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   endif()
 endif()
 # The default model build (docs/benchmarks.md "Model formats"): the bundled
-# weights as BF16 where llama.cpp's CPU kernels have AVX512-BF16 dot products
-# (measured there: faster than Q8_0 in batches and in prefill, perplexity of
-# the bundled Q4_1), as Q8_0 elsewhere (the fastest format of equal quality
-# measured on an AVX2 machine).
-set(_bf16 ${GGML_AVX512_BF16})
-if(DARE_NATIVE AND EXISTS /proc/cpuinfo)
-  file(STRINGS /proc/cpuinfo _native_flags REGEX "^flags" LIMIT_COUNT 1)
-  if(_native_flags MATCHES " avx512_bf16( |$)")
-    set(_bf16 ON)
-  endif()
-endif()
-if(_bf16)
-  set(DARE_DEFAULT_MODEL_FORMAT BF16)
-else()
-  set(DARE_DEFAULT_MODEL_FORMAT Q8_0)
-endif()
+# weights as Q8_0. BF16 (`dare quantize --type bf16`) runs batches faster
+# where llama.cpp has AVX512-BF16 kernels, but its texts echo their prompt
+# more often and one record at a time it is slower, so it is not the default.
+set(DARE_DEFAULT_MODEL_FORMAT Q8_0)
 message(STATUS "dare: the default model build is the bundled weights as ${DARE_DEFAULT_MODEL_FORMAT}")
 if(DARE_CUDA AND NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures (sm_90: H100/H200)")

@@ -30,11 +30,9 @@ if ! cmake --build "$BUILD" -j"$(nproc)" >"$BUILD/build.log" 2>&1; then
 fi
 
 # The bundled Q4_1 model re-quantized (deterministic, a few seconds each):
-# the default model build (BF16 where llama.cpp's CPU kernels have
-# AVX512-BF16 dot products, else Q8_0; `dare --version` names it, and dare
-# also makes it on first use), Q8_0 (the default elsewhere, and the format
-# benchmarks that compare instruction sets use) and Q4_0 (llama.cpp repacks
-# it at load time). docs/benchmarks.md "Model formats".
+# the default model build (Q8_0; `dare --version` names it, and dare also
+# makes it on first use) and Q4_0 (llama.cpp repacks it at load time).
+# docs/benchmarks.md "Model formats".
 CACHE="${DARE_CACHE:-$HOME/.cache/dare}"
 DEFAULT_MODEL="$("$BUILD/tools/dare/dare" --version | sed -n 's/^default model: //p')"
 for M in "$DEFAULT_MODEL" "$CACHE/models/SmolLM2-135M-Instruct.Q8_0.gguf" "$CACHE/models/SmolLM2-135M-Instruct.Q4_0.gguf"; do

@@ -81,9 +81,8 @@ TEST(Backend, MissingModelFileIsAClearError) {
 }
 
 // The default model build is made from the bundled file on first use: the
-// same bytes as `dare quantize` to the build's default format (BF16 where
-// llama.cpp's CPU kernels have AVX512-BF16, else Q8_0); without the bundled
-// file the error says what to run.
+// same bytes as `dare quantize` to the default format (Q8_0); without the
+// bundled file the error says what to run.
 TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     temp_dir cache;
     std::filesystem::create_directories(cache / "models");
@@ -92,9 +91,7 @@ TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     const std::string saved = old ? old : "";
     setenv("DARE_CACHE", cache.str().c_str(), 1);
     const std::string format = dare::default_model_format();
-    ASSERT_TRUE(format == "BF16" || format == "Q8_0") << format;
-    EXPECT_EQ(format == "BF16", dare::system_info().find("AVX512_BF16 = 1") != std::string::npos)
-        << "the build's kernels and its default format disagree: " << dare::system_info();
+    ASSERT_EQ(format, "Q8_0");
     const std::string made = dare::default_model_build_path();
     EXPECT_EQ(made, cache / ("models/SmolLM2-135M-Instruct." + format + ".gguf"));
     {
@@ -327,7 +324,6 @@ TEST(Backend, FloatWeightsGiveTheSameLogitsOneRowAtATime) {
     dare::quantize_model(dare::bundled_model_path(), d / "bf16.gguf", "bf16", 2);
     const dare::model m(d / "bf16.gguf");
     ASSERT_TRUE(m.info().float_weights);
-    EXPECT_EQ(default_model().info().float_weights, dare::default_model_format() == "BF16");
     auto toks = m.tokenize("Introduce the movie Forrest Gump (1994), whose genres are Comedy, Drama, Romance, War. "
                            "It follows a man through three decades of American history.",
                            true, false);

@@ -35,7 +35,8 @@ struct model_info {
     // Weights stored as floats (general.file_type F32, F16 or BF16). llama.cpp's
     // CPU matrix kernel for those (llamafile's tinyBLAS) takes only products
     // of 2+ rows and leaves one row to ggml's vector dot product, which sums
-    // in another order; context::decode pads one-output batches for them.
+    // in another order; context::decode pads micro-batches of one row (or one
+    // row of logits) for them.
     bool float_weights = false;
 };
 

@@ -11,12 +11,10 @@ namespace dare {
 // $DARE_CACHE or ~/.cache/dare.
 std::string bundled_model_path();
 
-// The format of the default model build, chosen when dare is built
-// (cmake/llama.cmake): "BF16" where llama.cpp's CPU kernels have AVX512-BF16
-// dot products, else "Q8_0". Both keep the bundled Q4_1's perplexity within
-// 1%; where those kernels exist BF16 runs batches and prefill faster, and
-// Q8_0 is the fastest format of equal quality measured on an AVX2 machine
-// (docs/benchmarks.md "Model formats").
+// The format of the default model build, set when dare is built
+// (cmake/llama.cmake): "Q8_0", within 1% of the bundled Q4_1's perplexity
+// and faster at every batch size on CPUs (docs/benchmarks.md "Model
+// formats", which also measures BF16).
 std::string default_model_format();
 
 // The default model build: the bundled weights in default_model_format(),
