@@ -9,7 +9,8 @@
 # `dare eval health` with the same definitions and grounding).
 # Usage: bench/job.sh [RECORDS=200] [REPS=2] [THREADS=2] [MAX_TOKENS=128]
 # CONFIGS (environment) picks configurations; default: all below. Those
-# ending in -q8 run on the Q8_0 file, the others on the default model build.
+# ending in -q8 run on the Q8_0 file, the others on $DARE_MODEL (default: the
+# default model build, which is the Q8_0 file too).
 # Results: bench/results/<host>-<date>-job.{md,tsv}; run folders in out/job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -82,12 +82,6 @@ if(NOT DARE_NATIVE AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
     message(STATUS "dare: llama.cpp's CPU kernels use the AVX2 baseline")
   endif()
 endif()
-# The default model build (docs/benchmarks.md "Model formats"): the bundled
-# weights as Q8_0. BF16 (`dare quantize --type bf16`) runs batches faster
-# where llama.cpp has AVX512-BF16 kernels, but its texts echo their prompt
-# more often and one record at a time it is slower, so it is not the default.
-set(DARE_DEFAULT_MODEL_FORMAT Q8_0)
-message(STATUS "dare: the default model build is the bundled weights as ${DARE_DEFAULT_MODEL_FORMAT}")
 if(DARE_CUDA AND NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures (sm_90: H100/H200)")
 endif()

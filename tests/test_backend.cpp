@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -81,8 +80,8 @@ TEST(Backend, MissingModelFileIsAClearError) {
 }
 
 // The default model build is made from the bundled file on first use: the
-// same bytes as `dare quantize` to the default format (Q8_0); without the
-// bundled file the error says what to run.
+// same bytes as `dare quantize --type q8_0`; without the bundled file the
+// error says what to run.
 TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     temp_dir cache;
     std::filesystem::create_directories(cache / "models");
@@ -90,17 +89,13 @@ TEST(Backend, DefaultModelIsMadeFromTheBundledOneWhenMissing) {
     const char * old = std::getenv("DARE_CACHE");
     const std::string saved = old ? old : "";
     setenv("DARE_CACHE", cache.str().c_str(), 1);
-    const std::string format = dare::default_model_format();
-    ASSERT_EQ(format, "Q8_0");
     const std::string made = dare::default_model_build_path();
-    EXPECT_EQ(made, cache / ("models/SmolLM2-135M-Instruct." + format + ".gguf"));
+    EXPECT_EQ(made, cache / "models/SmolLM2-135M-Instruct.Q8_0.gguf");
     {
         dare::model m(made);
-        EXPECT_NE(m.info().description.find(format), std::string::npos) << m.info().description;
+        EXPECT_NE(m.info().description.find("Q8_0"), std::string::npos) << m.info().description;
     }
-    std::string type = format;
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
-    dare::quantize_model(dare::bundled_model_path(), cache / "direct.gguf", type, 2);
+    dare::quantize_model(dare::bundled_model_path(), cache / "direct.gguf", "q8_0", 2);
     EXPECT_EQ(read_file(made), read_file(cache / "direct.gguf"));
     std::filesystem::remove(made);
     std::filesystem::remove(cache / "models/SmolLM2-135M-Instruct.Q4_1.gguf");

@@ -11,15 +11,11 @@ namespace dare {
 // $DARE_CACHE or ~/.cache/dare.
 std::string bundled_model_path();
 
-// The format of the default model build, set when dare is built
-// (cmake/llama.cmake): "Q8_0", within 1% of the bundled Q4_1's perplexity
-// and faster at every batch size on CPUs (docs/benchmarks.md "Model
-// formats", which also measures BF16).
-std::string default_model_format();
-
-// The default model build: the bundled weights in default_model_format(),
-// <cache>/models/SmolLM2-135M-Instruct.<format>.gguf. model's constructor
-// makes it from the bundled model when it is asked for and missing.
+// The default model build: the bundled weights re-quantized to Q8_0,
+// <cache>/models/SmolLM2-135M-Instruct.Q8_0.gguf. Its perplexity is within 1%
+// of the bundled Q4_1's and every batch size decodes faster on CPUs
+// (docs/benchmarks.md "Model formats"). model's constructor makes it from
+// the bundled model when it is asked for and missing.
 std::string default_model_build_path();
 
 // $DARE_MODEL, else default_model_build_path().

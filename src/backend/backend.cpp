@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -100,12 +99,9 @@ void make_default_model_if_missing(const std::string & path) {
         throw error("model file not found: " + path + " (it is made from the bundled model " + bundled +
                     ", which is missing too: run scripts/setup.sh)");
     }
-    const std::string format = default_model_format();
-    std::fprintf(stderr, "[dare] making the default model %s from the bundled %s (%s, once)\n", path.c_str(),
-                 bundled.c_str(), format.c_str());
-    std::string type = format;
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
-    quantize_model(bundled, path, type, 0);
+    std::fprintf(stderr, "[dare] making the default model %s from the bundled %s (Q8_0, once)\n", path.c_str(),
+                 bundled.c_str());
+    quantize_model(bundled, path, "q8_0", 0);
 }
 
 void check_gguf_file(const std::string & path) {
@@ -360,8 +356,8 @@ struct context::impl {
     void (*set_use_ref)(ggml_backend_t, bool) = nullptr;
     ggml_backend_t cpu = nullptr;
     bool use_ref = false;
-    // Float weights in the batch-invariant layout: a decode whose batch asks
-    // for one row of logits gets a second (context::decode).
+    // Float weights in the batch-invariant layout: a micro-batch of one row,
+    // or of one row of logits, gets a copy of it beside (context::decode).
     bool pad_lone_output = false;
     uint32_t n_stream = 1;  // KV streams: n_seq_max when not unified
     // Scratch for that, reused across calls.

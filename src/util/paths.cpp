@@ -16,15 +16,7 @@ std::string cache_dir() {
 
 std::string bundled_model_path() { return cache_dir() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
 
-#ifndef DARE_DEFAULT_MODEL_FORMAT
-#define DARE_DEFAULT_MODEL_FORMAT "Q8_0"
-#endif
-
-std::string default_model_format() { return DARE_DEFAULT_MODEL_FORMAT; }
-
-std::string default_model_build_path() {
-    return cache_dir() + "/models/SmolLM2-135M-Instruct." + default_model_format() + ".gguf";
-}
+std::string default_model_build_path() { return cache_dir() + "/models/SmolLM2-135M-Instruct.Q8_0.gguf"; }
 
 std::string default_model_path() {
     if (const char * m = std::getenv("DARE_MODEL"); m && *m) {
