@@ -10,7 +10,10 @@
 # Usage: bench/job.sh [RECORDS=200] [REPS=2] [THREADS=2] [MAX_TOKENS=128]
 # CONFIGS (environment) picks configurations; default: all below. Those
 # ending in -q8 run on the Q8_0 file, the others on $DARE_MODEL (default: the
-# default model build, which is the Q8_0 file too).
+# default model build, which is the Q8_0 file too). Those ending in -ifirst
+# use bench/templates/instructions-first.json (llama.cpp's take their prompts
+# from vanilla-seq-ifirst's run of the first repetition, the others' from
+# vanilla-seq's: list that configuration before them).
 # Results: bench/results/<host>-<date>-job.{md,tsv}; run folders in out/job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,12 +45,18 @@ declare -A DARE_ARGS=(
   [default]=""
   [default-p4]="--parallel 4"
   [default-p8]="--parallel 8"
+  # the KAR prompts with their instructions before the movie or history
+  # (bench/templates/instructions-first.json), so that every prompt of a
+  # kind opens with the same text, which a sequence keeps between records
+  [vanilla-seq-ifirst]="--mode vanilla --parallel 1 --templates bench/templates/instructions-first.json"
+  [default-ifirst]="--templates bench/templates/instructions-first.json"
 )
 declare -A LLAMA_ARGS=(  # server flags | client requests in flight
   [llama-np4]="-np 4|4"
   [llama-np8]="-np 8|8"
   [llama-np16]="-np 16|16"
   [llama-np16-q8]="-np 16|16"
+  [llama-np16-ifirst]="-np 16|16"
   [llama-np1-ngram]="-np 1 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|1"
   [llama-np4-ngram]="-np 4 --spec-type ngram-mod --spec-ngram-mod-n-match 12 --spec-ngram-mod-n-max 24 --spec-ngram-mod-n-min 4 -fa off|4"
 )
@@ -66,7 +75,7 @@ run_dare() {  # CONFIG REP KIND
 }
 
 run_llama() {  # CONFIG REP KIND: server start to last answer
-  local dir="$W/$1-r$2-$3" src="$W/vanilla-seq-r1-$3" t0 pid flags conc
+  local dir="$W/$1-r$2-$3" src="$W/vanilla-seq${1#"${1%-ifirst}"}-r1-$3" t0 pid flags conc
   flags="${LLAMA_ARGS[$1]%|*}"; conc="${LLAMA_ARGS[$1]#*|}"
   rm -rf "$dir"
   t0="$(now)"

@@ -14,21 +14,26 @@
 # strict run's (ROUGE-L, text health), and the CTR model trained with and
 # without each run's vectors (paired AUC differences against strict).
 # Usage: bench/quality.sh [MAX_TOKENS=128] [THREADS=2]
-# STEPS (environment) picks steps, default "strict default plain eval". Every
+# STEPS (environment) picks steps, default "strict default plain eval";
+# default-ifirst is the default configuration with the KAR wording's
+# instructions first (bench/templates/instructions-first.json). Every
 # step resumes where it stopped (kill it and rerun); the eval step uses
-# whichever runs are complete. Results: out/quality/*.md, *.json.
+# whichever runs of EVAL (default "strict default plain"; the first is the
+# reference of the paired differences) are complete. QUALITY_DIR: the
+# folder, default out/quality. Results: QUALITY_DIR/*.md, *.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOKENS="${1:-128}"; THREADS="${2:-2}"
 scripts/build.sh
 DARE="${DARE_BIN:-./${DARE_BUILD_DIR:-build}/tools/dare/dare}"  # DARE_BIN: a fixed binary, e.g. while rebuilding
-W=out/quality
+W="${QUALITY_DIR:-out/quality}"
 mkdir -p "$W"
 COMMON=(--top-items 500 --test-fraction 0.1 --warmup-fraction 0 --max-tokens "$TOKENS" --threads "$THREADS")
 declare -A ARGS=(
   [strict]="--verify strict --parallel 4"
   [default]=""
   [plain]="--mode vanilla --repetition-control off --parallel 4"
+  [default-ifirst]="--templates bench/templates/instructions-first.json"
 )
 complete() { [ -f "$W/$1/summary.json" ] && [ "$W/$1/summary.json" -nt "$W/$1/knowledge.jsonl" ]; }
 for STEP in ${STEPS:-strict default plain eval}; do
@@ -39,7 +44,7 @@ for STEP in ${STEPS:-strict default plain eval}; do
     continue
   fi
   RUNS=()
-  for R in strict default plain; do
+  for R in ${EVAL:-strict default plain}; do
     if complete "$R"; then
       "$DARE" encode "$W/$R" --threads "$THREADS"
       RUNS+=("$R")

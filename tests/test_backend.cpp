@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include "dare/backend.h"
 #include "dare/error.h"
+#include "dare/generate.h"
 #include "dare/paths.h"
 #include "test_util.h"
 
@@ -59,6 +61,49 @@ TEST(Backend, ChatTemplateWrapsTheUserTurn) {
     const auto toks = m.tokenize(s, true, true);
     const auto plain = m.tokenize(s, true, false);
     EXPECT_LT(toks.size(), plain.size());
+}
+
+// A template's text before its first placeholder, within the chat framing,
+// is an opening every prompt of it shares, and engines decode it as a chunk
+// of its own; the bundled model's own chat opening is too short for one.
+TEST(Backend, PromptOpeningsAreRegisteredAndFound) {
+    dare::model m(dare::default_model_path());
+    const std::string start = "Describe the attributes of the movie below (genre, director, cast, mood): ";
+    const auto plain = m.prompt_tokens(start + "Heat (1995)");
+    EXPECT_EQ(m.prompt_head_in(plain), 0u);  // "<|im_start|>user\n" alone is not registered
+    EXPECT_EQ(m.add_prompt_head(""), 0u);
+    const size_t h = m.add_prompt_head(start);
+    ASSERT_GE(h, dare::model::kMinPromptHead);
+    std::printf("template opening: %zu tokens\n", h);
+    EXPECT_EQ(m.add_prompt_head(start), h);  // registered once
+    for (const char * title : {"Heat (1995)", "Toy Story (1995)", " 2001: A Space Odyssey", "\n(untitled)"}) {
+        const auto p = m.prompt_tokens(start + title);
+        EXPECT_EQ(m.prompt_head_in(p), h) << title;
+        EXPECT_TRUE(std::equal(p.begin(), p.begin() + static_cast<long>(h), plain.begin())) << title;
+    }
+    // Not a prompt that is only the opening, nor one that starts otherwise.
+    EXPECT_EQ(m.prompt_head_in(std::span<const dare::token>(plain).first(h)), 0u);
+    EXPECT_EQ(m.prompt_head_in(m.prompt_tokens("Introduce movie Heat (1995).")), 0u);
+    // The longest registered opening a prompt starts with is its own.
+    const size_t longer = m.add_prompt_head(start + "Heat (1995). Also its soundtrack and awards: ");
+    EXPECT_GT(longer, h);
+    EXPECT_EQ(m.prompt_head_in(m.prompt_tokens(start + "Heat (1995). Also its soundtrack and awards: fine")), longer);
+    EXPECT_EQ(m.prompt_head_in(plain), h);
+    // Chunks: the opening, then 512 tokens at a time from its end.
+    EXPECT_EQ(dare::prompt_chunk_end(h, 0, 1000), h);
+    EXPECT_EQ(dare::prompt_chunk_end(h, h, 1000), h + 512);
+    EXPECT_EQ(dare::prompt_chunk_end(h, h + 512, 1000), 1000u);
+    EXPECT_EQ(dare::prompt_chunk_end(h, 0, h - 1), h - 1);
+    EXPECT_EQ(dare::prompt_chunk_end(0, 0, 1000), 512u);
+    EXPECT_EQ(dare::prompt_chunk_end(0, 512, 1000), 1000u);
+    // Raw prompts (--chat-template none) have openings too.
+    dare::model_options raw;
+    raw.chat_template = "none";
+    dare::model r(dare::default_model_path(), raw);
+    EXPECT_EQ(r.prompt_head_in(r.prompt_tokens(start + "Heat (1995)")), 0u);
+    const size_t hr = r.add_prompt_head(start);
+    EXPECT_GE(hr, dare::model::kMinPromptHead);
+    EXPECT_EQ(r.prompt_head_in(r.prompt_tokens(start + "Heat (1995)")), hr);
 }
 
 TEST(Backend, EndOfGenerationToken) {
@@ -397,7 +442,7 @@ namespace {
 std::vector<float> decode_from(dare::context & c, const std::vector<dare::token> & p, size_t begin, bool as_prompt) {
     dare::batch b;
     while (begin < p.size()) {
-        const size_t end = dare::prompt_chunk_end(begin, p.size());
+        const size_t end = dare::prompt_chunk_end(0, begin, p.size());
         b.clear();
         for (size_t i = begin; i < end; ++i) {
             b.add(p[i], static_cast<dare::pos_t>(i), 0, i + 1 == p.size());
@@ -429,7 +474,7 @@ TEST(Backend, PromptChunksGiveTheSameCellsWhereverThePromptStarted) {
     for (size_t i = 515; i < other.size(); ++i) {
         other[i] = toks[i - 400];
     }
-    ASSERT_EQ(dare::prompt_chunk_end(0, prompt.size()), static_cast<size_t>(dare::context::prompt_chunk));
+    ASSERT_EQ(dare::prompt_chunk_end(0, 0, prompt.size()), static_cast<size_t>(dare::context::prompt_chunk));
     auto co = test_context(1024);
     co.layout = dare::kv_layout::batch_invariant;
     dare::context fresh(default_model(), co), kept(default_model(), co), slow(default_model(), co);
@@ -447,4 +492,66 @@ TEST(Backend, PromptChunksGiveTheSameCellsWhereverThePromptStarted) {
     }
     std::printf("largest logit difference, prompt rows on the fast kernels vs the row kernel: %g\n", most);
     EXPECT_GT(most, 0.0f);
+}
+
+// A sequence keeps the cells of a registered opening (and of any whole
+// chunk) its next prompt shares with its last one (context::begin_prompt),
+// and they are the cells a fresh prefill writes: a prompt's last logits
+// are bit-identical whether its context was fresh or had decoded another
+// record, generated rows included. Anything that touches those cells
+// makes the sequence start over.
+TEST(Backend, AKeptPromptOpeningGivesTheLogitsOfAFreshPrefill) {
+    dare::model m(dare::default_model_path());
+    const std::string start = "Answer in two sentences, naming facts only, for the request that follows. ";
+    const size_t h = m.add_prompt_head(start);
+    ASSERT_GE(h, dare::model::kMinPromptHead);
+    const auto all = varied_prompts();
+    auto co = test_context(2048);
+    co.layout = dare::kv_layout::batch_invariant;
+    dare::context ctx(m, co);
+    dare::vanilla_decoder van(ctx);
+    dare::batch b;
+    dare::generation_options g;
+    g.max_tokens = 16;
+    int32_t compared = 0;
+    for (size_t i = 0; i < all.size(); i += 7) {
+        const auto p = m.prompt_tokens(start + all[i]);
+        dare::context fresh(m, co);
+        const auto row_f = dare::prefill(fresh, b, p);
+        const auto want = fresh.logits(row_f);
+        const std::vector<float> expected(want.begin(), want.end());
+        size_t reused = 99;
+        const auto row = dare::prefill(ctx, b, p, 0, &reused);
+        EXPECT_EQ(reused, i == 0 ? 0 : h) << "prompt " << i;
+        const auto got = ctx.logits(row);
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), expected.begin())) << "prompt " << i;
+        ++compared;
+        // The same prompt again keeps all its whole chunks; then generated
+        // rows after it, before the next prompt.
+        const auto r = van.generate(p, g);
+        ASSERT_LT(p.size(), h + 1024);
+        EXPECT_EQ(r.stats.prompt_tokens_reused, static_cast<int32_t>(p.size() > h + 512 ? h + 512 : h));
+    }
+    EXPECT_GE(compared, 7);
+    const auto p = m.prompt_tokens(start + all[1]), q = m.prompt_tokens(start + all[2]);
+    auto reuse_after = [&](const std::function<void()> & touch) {
+        dare::prefill(ctx, b, p);
+        touch();
+        return ctx.begin_prompt(0, q, m.prompt_head_in(q));
+    };
+    EXPECT_EQ(reuse_after([] {}), h);
+    EXPECT_EQ(reuse_after([&] { ctx.seq_rm(0, static_cast<dare::pos_t>(h - 1), -1); }), 0u);
+    EXPECT_EQ(reuse_after([&] { ctx.clear(); }), 0u);
+    EXPECT_EQ(reuse_after([&] { ctx.seq_rm(0, static_cast<dare::pos_t>(p.size()), -1); }), h);
+    // A generated row inside the opening's cells (positions reused).
+    EXPECT_EQ(reuse_after([&] {
+                  ctx.seq_rm(0, 3, -1);
+                  b.clear();
+                  b.add(p[3], 3, 0, true);
+                  ctx.decode(b);
+              }),
+              0u);
+    // The same tokens cut another way (no opening: one 512-token chunk).
+    dare::prefill(ctx, b, p);
+    EXPECT_EQ(ctx.begin_prompt(0, q, 0), 0u);
 }

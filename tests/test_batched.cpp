@@ -120,27 +120,35 @@ TEST(Batched, PlainBatchingGivesEachRecordItsGreedyText) {
     // slots (their KV streams copied), and their texts are still greedy's.
     EXPECT_GT(b.totals.slot_moves, 0);
     // A slot keeps only whole prompt chunks its records share (none of
-    // these prompts is a chunk long): every record was prefilled in full.
+    // these prompts is a chunk long, and no opening is registered): every
+    // record was prefilled in full.
     for (const auto & r : b.out) {
         EXPECT_EQ(r.stats.prompt_tokens_reused, 0);
     }
 }
 
 // A slot keeps the cells of the whole prompt chunks (prompt_chunk_end) its
-// next record's prompt shares with its last one, and the texts are still
-// one-at-a-time greedy's.
+// next record's prompt shares with its last one, a registered opening
+// (model::add_prompt_head) at least, and the texts are still one-at-a-time
+// greedy's.
 TEST(Batched, ASlotKeepsTheWholePromptChunksItsRecordsShare) {
-    const auto & m = default_model();
+    dare::model m(dare::default_model_path());
+    const std::string start = "Given the ratings that follow, describe this user's taste in movies. ";
+    const auto h = static_cast<int32_t>(m.add_prompt_head(start));
+    ASSERT_GE(h, static_cast<int32_t>(dare::model::kMinPromptHead));
     std::string history = "This user rated ";
-    for (int i = 0; chat(history).size() < 560; ++i) {
+    for (int i = 0; m.prompt_tokens(start + history).size() < 600; ++i) {
         history += "Heat (1995) " + std::to_string(1 + i % 5) + " of 5, Casino (1995) " + std::to_string(5 - i % 5) +
                    " of 5, ";
     }
     std::vector<std::vector<dare::token>> prompts;
     for (const char * ask : {"Describe this user's taste.", "Which genres does this user prefer?",
                              "Which decade does this user like best?", "Name three movies for this user."}) {
-        prompts.push_back(chat(history + ask));
+        prompts.push_back(m.prompt_tokens(start + history + ask));
     }
+    // Two more that share only the opening.
+    prompts.push_back(m.prompt_tokens(start + "This user rated Toy Story (1995) 5 of 5."));
+    prompts.push_back(m.prompt_tokens(start + "This user rated Jumanji (1995) 2 of 5 and Heat (1995) 4 of 5."));
     dare::generation_options g;
     g.max_tokens = 12;
     g.record_gaps = true;
@@ -153,10 +161,11 @@ TEST(Batched, ASlotKeepsTheWholePromptChunksItsRecordsShare) {
         }
     }
     size_t longest = 0;
-    for (const auto & p : prompts) {
+    for (size_t i = 0; i < 4; ++i) {
+        const auto & p = prompts[i];
         longest = std::max(longest, p.size());
         ASSERT_GT(std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first - p.begin(),
-                  dare::context::prompt_chunk);
+                  h + dare::context::prompt_chunk);
     }
     auto co = test_context();
     co.layout = dare::kv_layout::batch_invariant;
@@ -170,8 +179,12 @@ TEST(Batched, ASlotKeepsTheWholePromptChunksItsRecordsShare) {
     dec.run(
         prompts.size(), [&](size_t i) { return dare::batched_record{prompts[i], nullptr}; }, g,
         [&](size_t i, dare::generation_result && r) { out[i] = std::move(r); });
+    // The opening and the first 512-token chunk after it; then the opening.
+    const std::vector<int32_t> kept = {0, 0, h + dare::context::prompt_chunk, h + dare::context::prompt_chunk, h, h};
     for (size_t i = 0; i < out.size(); ++i) {
-        EXPECT_EQ(out[i].stats.prompt_tokens_reused, i < 2 ? 0 : dare::context::prompt_chunk) << "record " << i;
+        EXPECT_EQ(out[i].stats.prompt_tokens_reused, kept[i]) << "record " << i;
+        // One at a time, the second record already follows the first.
+        EXPECT_EQ(ref[i].stats.prompt_tokens_reused, i == 1 ? kept[2] : kept[i]) << "one at a time, record " << i;
     }
     EXPECT_EQ(count_identical_up_to_near_ties(ref, out, "kept prompt chunks"), static_cast<int32_t>(out.size()));
 }

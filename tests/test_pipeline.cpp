@@ -382,6 +382,37 @@ TEST(Pipeline, ParallelRunResumesAndMatchesOneAtATime) {
     EXPECT_EQ(same, 12u);
 }
 
+// Templates whose prompts of a kind open with the same text: that opening
+// is decoded once per sequence and kept between records, one at a time and
+// in batches, and strict texts stay those of one record at a time.
+TEST(Pipeline, TemplateOpeningsAreKeptBetweenRecords) {
+    temp_dir t;
+    write_file(t / "templates.json",
+               R"({"item": "Describe the attributes of the movie named at the end, and introduce it. The movie: {title}.",)"
+               R"( "user": "Analyze a user's preferences on movies from the viewing history given at the end. )"
+               R"(Given {profile} movie viewing history over time: {history}."})");
+    const std::string args = "--limit 8 --max-tokens 16 --threads 2 --ctx 1024 --verify strict --templates " +
+                             t / "templates.json";
+    const auto one = run_dare("run --out " + t / "one" + " " + args + " --parallel 1");
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+    EXPECT_NE(one.output.find("share"), std::string::npos) << one.output;
+    const auto batched = run_dare("run --out " + t / "batched" + " " + args + " --parallel 2");
+    ASSERT_EQ(batched.exit_code, 0) << batched.output;
+    for (const char * run : {"one", "batched"}) {
+        std::map<std::string, std::set<int64_t>> kept;  // kind -> prompt_tokens_reused values
+        for (const auto & r : read_records(t / run + "/knowledge.jsonl")) {
+            kept[r["kind"].get<std::string>()].insert(r["prompt_tokens_reused"].get<int64_t>());
+        }
+        for (const char * kind : {"item", "user"}) {
+            // The first record of a sequence decodes the opening, later ones keep it.
+            ASSERT_EQ(kept[kind].size(), 2u) << run << " " << kind;
+            EXPECT_EQ(*kept[kind].begin(), 0) << run << " " << kind;
+            EXPECT_GE(*kept[kind].rbegin(), static_cast<int64_t>(dare::model::kMinPromptHead)) << run << " " << kind;
+        }
+    }
+    EXPECT_EQ(compare_runs(t / "one", t / "batched", 8), 8u);
+}
+
 TEST(Pipeline, TopItemsAndTestFractionShapeTheRecords) {
     // --top-items 20: items only among the 20 most-rated; --test-fraction 0.2:
     // no user prompt names a movie of that user's test part (the split

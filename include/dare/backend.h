@@ -84,6 +84,23 @@ class model {
     // A user prompt's tokens as every command feeds them to the model: through
     // the chat template, or as raw text under --chat-template none.
     std::vector<token> prompt_tokens(const std::string & user_text) const;
+    // Prompt openings that every engine decodes as a prompt chunk of their
+    // own (prompt_chunk_end), so that a sequence keeps their KV cells from
+    // one prompt to the next (context::begin_prompt): the chat template's
+    // own opening, and those add_prompt_head() registers. A prompt's
+    // opening is the longest registered one it starts with and goes on
+    // past; 0 when none.
+    size_t prompt_head_in(std::span<const token> prompt) const;
+    // Registers the tokens that every prompt_tokens(text) with `text`
+    // starting with `text_start` begins with (a prompt template's text
+    // before its first placeholder, within the chat framing), when they are
+    // at least kMinPromptHead tokens; returns their count, 0 when not
+    // registered. Register before decoding: every engine has to cut a
+    // prompt the same way. The constructor registers the chat template's
+    // opening (text_start ""): SmolLM2-Instruct's, "<|im_start|>user\n", is 3
+    // tokens, too few to be worth a chunk.
+    size_t add_prompt_head(const std::string & text_start);
+    static constexpr size_t kMinPromptHead = 8;
 
     struct impl;
     impl & get() const { return *impl_; }
@@ -91,6 +108,7 @@ class model {
   private:
     std::unique_ptr<impl> impl_;
     model_info info_;
+    std::vector<std::vector<token>> heads_;
 };
 
 // One decode call's worth of tokens, each at a position and in one or more
@@ -176,12 +194,25 @@ class context {
     // Throws dare::error if the KV cache is full or llama.cpp fails.
     void decode(const batch & b);
     // The same for one chunk of one prompt: the rows [begin,
-    // prompt_chunk_end(begin, n)) of a prompt of n tokens, in one sequence.
-    // In the batch-invariant layout they run on the fast kernels, so a
-    // prompt's cells (and its last row's logits) depend on how it is cut:
-    // every engine cuts it the same way.
+    // prompt_chunk_end(head, begin, n)) of a prompt of n tokens, in one
+    // sequence. In the batch-invariant layout they run on the fast kernels,
+    // so a prompt's cells (and its last row's logits) depend on how it is
+    // cut: every engine cuts it the same way.
     static constexpr int32_t prompt_chunk = 512;
     void decode_prompt(const batch & b);
+    // Readies sequence `s` for `prompt`, whose first `head` tokens are its
+    // opening (model::prompt_head_in): keeps the leading KV cells the
+    // sequence holds from an earlier prompt's chunks (decode_prompt after a
+    // begin_prompt) that this prompt would decode the same way (the same
+    // head, whole chunks, the same tokens, never its last token, whose
+    // logits are wanted), removes the rest, and returns how many it kept;
+    // the caller decodes the prompt's chunks from there. Kept cells are the
+    // ones a fresh prefill writes: a cell depends only on the tokens up to
+    // it and the chunk it was decoded in, and the kept cells stay first in
+    // the cache, in position order. Any other change to those cells
+    // (seq_rm, seq_cp into the sequence, clear, a generated row among them)
+    // forgets them.
+    size_t begin_prompt(seq_id s, std::span<const token> prompt, size_t head);
     // Wall seconds spent inside llama_decode since the context was made (the
     // step profile of `dare bench`). On a GPU this is mostly the launch: the
     // wait for the result falls into the first logits() read.
@@ -218,11 +249,17 @@ class context {
 };
 
 // Where the prompt chunk that starts at position `begin` of a prompt of `n`
-// tokens ends: chunks are [0, 512), [512, 1024), ... (context::prompt_chunk),
-// so a prompt resumed at a chunk boundary is cut as a whole prompt is.
-inline size_t prompt_chunk_end(size_t begin, size_t n) {
+// tokens ends, for a prompt whose first `head` tokens are its opening
+// (model::prompt_head_in; 0 for none): chunks are [0, head), then [head,
+// head + 512), [head + 512, head + 1024), ... (context::prompt_chunk), so a
+// prompt resumed at a chunk boundary is cut as a whole prompt is, and every
+// prompt's opening is a chunk that another prompt can keep.
+inline size_t prompt_chunk_end(size_t head, size_t begin, size_t n) {
+    if (begin < head) {
+        return std::min(n, head);
+    }
     const size_t c = static_cast<size_t>(context::prompt_chunk);
-    return std::min(n, (begin / c + 1) * c);
+    return std::min(n, head + ((begin - head) / c + 1) * c);
 }
 
 // llama.cpp's repetition samplers over one token history (what a record's

@@ -4,9 +4,10 @@
 // each record's part on its own; new records' prompt chunks
 // (prompt_chunk_end) are decodes of their own in the same step, on the fast
 // prompt kernels (backend.h). A finished record's slot takes the next record
-// at the next step, keeping the KV cells of the whole prompt chunks it
-// shares with the slot's last record when the slot has a KV stream of its
-// own (prompt_tokens_reused).
+// at the next step, keeping the KV cells of the whole prompt chunks (a
+// registered opening, model::add_prompt_head, is one) it shares with the
+// slot's last record when the slot has a KV stream of its own
+// (context::begin_prompt, prompt_tokens_reused).
 //
 // Drafts here are single chains in the record's own sequence (the best path
 // of the merged pool/own-context tree), so a slot needs one sequence id and

@@ -26,7 +26,7 @@ struct generation_options {
 
 struct generation_stats {
     int32_t prompt_tokens = 0;
-    int32_t prompt_tokens_reused = 0;  // prompt tokens whose KV cells a batched slot kept from its last record (batched.h)
+    int32_t prompt_tokens_reused = 0;  // prompt tokens whose KV cells were kept from the sequence's last prompt (context::begin_prompt)
     int32_t tokens = 0;
     int32_t forward_passes = 0;
     int32_t draft_tokens = 0;
@@ -76,10 +76,12 @@ void finish_result(const model & m, generation_result & r);
 // Throws dare::error when prompt + max_tokens cannot fit the context.
 void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_tokens);
 
-// Clears sequence `seq` and decodes the prompt into it, chunk by chunk
-// (prompt_chunk_end, context::decode_prompt); returns the row of the last
-// chunk's batch holding the logits of the last prompt token.
-int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq = 0);
+// Decodes the prompt into sequence `seq`, chunk by chunk (prompt_chunk_end
+// with the prompt's opening, model::prompt_head_in; context::decode_prompt),
+// from the cells the sequence keeps of its last prompt
+// (context::begin_prompt; their count in *reused when given); returns the
+// row of the last chunk's batch holding the logits of the last prompt token.
+int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq = 0, size_t * reused = nullptr);
 
 // Picks the next token: argmax at temperature 0, else a sample (from the
 // logits as given: repetition rules are applied before).

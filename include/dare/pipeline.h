@@ -92,6 +92,9 @@ struct run_plan {
     json dataset_info;  // plan.json's "dataset": name, format, sizes, malformed rows
     json group_info;    // plan.json's "groups": kind, group, dataset_size, selected, warmup
     std::vector<group_plan> groups;  // item groups, then user groups
+    // The templates' text before their first placeholder, of each kind the
+    // run has (template_start): openings every prompt of that kind shares.
+    std::vector<std::string> prompt_starts;
 };
 
 // What `dare run` will do, without a model and without writing anything:

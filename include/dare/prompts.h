@@ -26,6 +26,9 @@ struct prompt_templates {
 // placeholder or an unbalanced brace, so a typo in a template cannot pass.
 std::string render_template(const std::string & tmpl, const std::map<std::string, std::string> & vars);
 
+// A template's text before its first placeholder: what every prompt made
+// from it starts with (model::add_prompt_head).
+std::string template_start(const std::string & tmpl);
 std::string item_prompt(const prompt_templates & t, const item & it);
 
 // The user's history is their ratings in time order, the most recent

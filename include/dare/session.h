@@ -37,6 +37,8 @@ class generation_session {
 
     std::vector<token> prompt_tokens(const std::string & prompt) const;
     std::vector<token> text_tokens(const std::string & text) const;
+    // model::add_prompt_head: before the first record.
+    size_t add_prompt_head(const std::string & text_start) { return model_->add_prompt_head(text_start); }
     // Throws dare::error when the prompt plus --max-tokens (plus the draft
     // tree's room) cannot fit the context.
     void check_fits(size_t n_prompt_tokens) const;

@@ -237,6 +237,37 @@ model::model(const std::string & path, const model_options & opts) : impl_(std::
                         "the template's text or named: " + builtin_chat_templates() + ")");
         }
     }
+    add_prompt_head("");
+}
+
+size_t model::add_prompt_head(const std::string & text_start) {
+    std::vector<token> a, b;
+    try {
+        a = prompt_tokens(text_start + "Alpha");
+        b = prompt_tokens(text_start + "42");
+    } catch (const error &) {
+        return 0;  // no chat template to apply: prompts fail later, with the reason
+    }
+    // What two unlike continuations' prompts start with.
+    const auto n = static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+    if (n < kMinPromptHead) {
+        return 0;
+    }
+    a.resize(n);
+    if (std::find(heads_.begin(), heads_.end(), a) == heads_.end()) {
+        heads_.push_back(std::move(a));
+    }
+    return n;
+}
+
+size_t model::prompt_head_in(std::span<const token> prompt) const {
+    size_t best = 0;
+    for (const auto & h : heads_) {
+        if (h.size() > best && prompt.size() > h.size() && std::equal(h.begin(), h.end(), prompt.begin())) {
+            best = h.size();
+        }
+    }
+    return best;
 }
 
 model::~model() = default;
@@ -375,6 +406,32 @@ struct context::impl {
     // Scratch for the llama_batch view, reused across calls.
     std::vector<int32_t> n_seq_id;
     std::vector<llama_seq_id *> seq_ptrs;
+    // Per sequence: the tokens of its first cells, decoded as the chunks of
+    // a prompt cut with `head` (context::begin_prompt); `open` while the
+    // next chunk of that prompt may extend them.
+    struct prompt_cells {
+        std::vector<token> tokens;
+        size_t head = 0;
+        bool open = false;
+    };
+    std::vector<prompt_cells> prompts;
+    prompt_cells * cells_of(seq_id s) {
+        return s >= 0 && static_cast<size_t>(s) < prompts.size() ? &prompts[static_cast<size_t>(s)] : nullptr;
+    }
+    // Cells from position p0 on changed: what was kept ends there.
+    void forget_from(seq_id s, pos_t p0) {
+        if (s < 0) {
+            for (size_t q = 0; q < prompts.size(); ++q) {
+                forget_from(static_cast<seq_id>(q), p0);
+            }
+            return;
+        }
+        prompt_cells * c = cells_of(s);
+        if (c && static_cast<size_t>(std::max<pos_t>(p0, 0)) < c->tokens.size()) {
+            c->tokens.resize(static_cast<size_t>(std::max<pos_t>(p0, 0)));
+            c->open = false;
+        }
+    }
     ~impl() {
         if (ctx) {
             llama_free(ctx);
@@ -441,6 +498,7 @@ context::context(const model & m, const context_options & opts) : model_(m), imp
     }
     impl_->n_vocab = m.n_vocab();
     impl_->n_batch = llama_n_batch(impl_->ctx);
+    impl_->prompts.resize(opts.n_seq_max);
     if (invariant) {
         // The CPU backend llama.cpp made for this context, and ggml's switch
         // to its reference kernels there (ggml-cpu.h), looked up through the
@@ -584,6 +642,17 @@ int32_t context::row_to_pad(const batch & b) {
 // copy's later cell out, and the freed cell is where the sequence's next
 // token goes. A batch gets up to 4 such copies.
 void context::decode(const batch & b) {
+    // A generated row ends the prompt its sequence was decoding.
+    for (int32_t i = 0; i < b.size(); ++i) {
+        for (int32_t k = b.seq_offsets[i]; k < b.seq_offsets[i + 1]; ++k) {
+            if (impl::prompt_cells * c = impl_->cells_of(b.seq_ids[k])) {
+                c->open = false;
+                if (static_cast<size_t>(b.positions[i]) < c->tokens.size()) {
+                    c->tokens.resize(static_cast<size_t>(b.positions[i]));
+                }
+            }
+        }
+    }
     impl_->reference_kernels(true);
     int32_t row = impl_->pad_lone_output ? row_to_pad(b) : -1;
     if (row < 0) {
@@ -616,6 +685,47 @@ void context::decode_prompt(const batch & b) {
     }
     impl_->reference_kernels(false);
     run(b);
+    // The chunk extends the prompt its sequence's first cells hold when it
+    // starts where they end.
+    if (b.empty() || b.seq_offsets[1] != 1) {
+        return;
+    }
+    impl::prompt_cells * c = impl_->cells_of(b.seq_ids[0]);
+    if (!c || !c->open || static_cast<size_t>(b.positions[0]) != c->tokens.size()) {
+        return;
+    }
+    for (int32_t i = 0; i < b.size(); ++i) {
+        if (b.seq_offsets[i + 1] - b.seq_offsets[i] != 1 || b.seq_ids[b.seq_offsets[i]] != b.seq_ids[0] ||
+            static_cast<size_t>(b.positions[i]) != c->tokens.size()) {
+            c->open = false;  // not one prompt's chunk: nothing after the cells so far is kept
+            return;
+        }
+        c->tokens.push_back(b.tokens[i]);
+    }
+}
+
+size_t context::begin_prompt(seq_id s, std::span<const token> prompt, size_t head) {
+    impl::prompt_cells * c = impl_->cells_of(s);
+    if (!c) {
+        throw error("internal: begin_prompt for sequence " + std::to_string(s) + " of " +
+                    std::to_string(impl_->prompts.size()));
+    }
+    size_t keep = 0;
+    if (c->head == head && !prompt.empty()) {
+        const size_t most = std::min(prompt.size() - 1, c->tokens.size());
+        const size_t same = static_cast<size_t>(
+            std::mismatch(prompt.begin(), prompt.begin() + static_cast<long>(most), c->tokens.begin()).first -
+            prompt.begin());
+        for (size_t e = prompt_chunk_end(head, 0, prompt.size()); e <= same;
+             e = prompt_chunk_end(head, e, prompt.size())) {
+            keep = e;
+        }
+    }
+    seq_rm(s, static_cast<pos_t>(keep), -1);
+    c->tokens.resize(keep);
+    c->head = head;
+    c->open = true;
+    return keep;
 }
 
 void context::run(const batch & b) {
@@ -676,20 +786,32 @@ std::span<const float> context::embedding(seq_id s) const {
 }
 
 void context::seq_rm(seq_id s, pos_t p0, pos_t p1) {
+    impl_->forget_from(s, p0);
     if (!llama_memory_seq_rm(llama_get_memory(impl_->ctx), s, p0, p1)) {
         throw error("internal: KV cache removal failed for sequence " + std::to_string(s));
     }
 }
 
 void context::seq_cp(seq_id src, seq_id dst, pos_t p0, pos_t p1) {
+    impl_->forget_from(dst, p0);
     llama_memory_seq_cp(llama_get_memory(impl_->ctx), src, dst, p0, p1);
 }
 
-void context::seq_keep(seq_id s) { llama_memory_seq_keep(llama_get_memory(impl_->ctx), s); }
+void context::seq_keep(seq_id s) {
+    for (size_t q = 0; q < impl_->prompts.size(); ++q) {
+        if (static_cast<seq_id>(q) != s) {
+            impl_->forget_from(static_cast<seq_id>(q), 0);
+        }
+    }
+    llama_memory_seq_keep(llama_get_memory(impl_->ctx), s);
+}
 
 pos_t context::seq_pos_max(seq_id s) const { return llama_memory_seq_pos_max(llama_get_memory(impl_->ctx), s); }
 
-void context::clear() { llama_memory_clear(llama_get_memory(impl_->ctx), true); }
+void context::clear() {
+    impl_->forget_from(-1, 0);
+    llama_memory_clear(llama_get_memory(impl_->ctx), true);
+}
 
 double context::decode_seconds() const { return impl_->decode_seconds; }
 

@@ -183,6 +183,7 @@ struct batched_decoder::slot {
     std::vector<token> context;        // prompt + emitted tokens
     size_t prompt_len = 0;
     size_t kv_len = 0;                 // tokens of context in the KV cache
+    size_t head = 0;                   // the prompt's opening (model::prompt_head_in)
     bool started = false;              // prompt decoded, first token emitted
     generation_result r;
     clock_type::time_point t0;
@@ -279,19 +280,11 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             }
             // In a KV stream of its own, the slot keeps the cells of the
             // whole prompt chunks (prompt_chunk_end) this prompt shares with
-            // the slot's last record: a cell depends only on the tokens up
-            // to it and the chunk it was decoded in, so they are the cells a
-            // fresh prefill would write, and the rest of the prompt is cut
-            // as a fresh prefill cuts it. At least the prompt's last token is
-            // decoded again, for its logits.
-            size_t reuse = 0;
-            if (!shared_cache && !rec.prompt.empty()) {
-                const size_t most = std::min(sl.kv_len, rec.prompt.size() - 1);
-                while (reuse < most && sl.context[reuse] == rec.prompt[reuse]) {
-                    ++reuse;
-                }
-                reuse -= reuse % static_cast<size_t>(context::prompt_chunk);
-            }
+            // the slot's last record (context::begin_prompt; its opening,
+            // model::prompt_head_in, is a chunk of its own), and the rest of
+            // the prompt is cut as a fresh prefill cuts it.
+            const size_t head = m.prompt_head_in(rec.prompt);
+            const size_t reuse = shared_cache ? 0 : ctx_.begin_prompt(static_cast<seq_id>(s), rec.prompt, head);
             sl.active = true;
             sl.started = false;
             sl.record = next++;
@@ -309,7 +302,10 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             if (relaxed) {
                 sl.copies.build(rec.prompt);
             }
-            ctx_.seq_rm(static_cast<seq_id>(s), static_cast<pos_t>(reuse), -1);
+            if (shared_cache) {
+                ctx_.seq_rm(static_cast<seq_id>(s), 0, -1);
+            }
+            sl.head = head;
             sl.r.stats.prompt_tokens_reused = static_cast<int32_t>(reuse);
             if (opts_.speculate) {
                 const auto tr = clock_type::now();
@@ -410,7 +406,7 @@ batched_totals batched_decoder::run(size_t n_records, const std::function<batche
             if (!sl.active || sl.started) {
                 continue;
             }
-            const auto n = static_cast<int32_t>(prompt_chunk_end(sl.kv_len, sl.context.size()) - sl.kv_len);
+            const auto n = static_cast<int32_t>(prompt_chunk_end(sl.head, sl.kv_len, sl.context.size()) - sl.kv_len);
             if (prefill_rows == 0 || decode_rows + prefill_rows + n <= row_limit) {
                 sl.chunk = n;
                 prefill_rows += n;

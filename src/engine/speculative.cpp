@@ -113,7 +113,9 @@ generation_result speculative_decoder::run(std::span<const token> prompt, std::s
             r.gaps.assign(prefix.size(), 0.0f);  // not measured here
         }
     } else {
-        const int32_t row = prefill(ctx_, batch_, prompt, 0);
+        size_t reused = 0;
+        const int32_t row = prefill(ctx_, batch_, prompt, 0, &reused);
+        r.stats.prompt_tokens_reused = static_cast<int32_t>(reused);
         r.stats.prefill_seconds = seconds_since(t0);
         r.stats.forward_passes = 1;
         const auto lg = proc ? proc->apply(ctx_.logits(row)) : ctx_.logits(row);

@@ -26,13 +26,17 @@ void check_fits_context(const context & ctx, size_t prompt_tokens, int32_t max_t
     }
 }
 
-int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq) {
+int32_t prefill(context & ctx, batch & b, std::span<const token> prompt, seq_id seq, size_t * reused) {
     if (prompt.empty()) {
         throw error("empty prompt");
     }
-    ctx.seq_rm(seq, 0, -1);
-    for (size_t begin = 0; begin < prompt.size();) {
-        const size_t end = prompt_chunk_end(begin, prompt.size());
+    const size_t head = ctx.get_model().prompt_head_in(prompt);
+    const size_t kept = ctx.begin_prompt(seq, prompt, head);
+    if (reused) {
+        *reused = kept;
+    }
+    for (size_t begin = kept; begin < prompt.size();) {
+        const size_t end = prompt_chunk_end(head, begin, prompt.size());
         b.clear();
         for (size_t i = begin; i < end; ++i) {
             b.add(prompt[i], static_cast<pos_t>(i), seq, i + 1 == prompt.size());
@@ -81,7 +85,9 @@ generation_result vanilla_decoder::generate(std::span<const token> prompt, const
 
     const auto t0 = clock_type::now();
     const double d0 = ctx_.decode_seconds();
-    int32_t row = prefill(ctx_, batch_, prompt, 0);
+    size_t reused = 0;
+    int32_t row = prefill(ctx_, batch_, prompt, 0, &reused);
+    r.stats.prompt_tokens_reused = static_cast<int32_t>(reused);
     r.stats.prefill_seconds = seconds_since(t0);
     r.stats.forward_passes = 1;
     pos_t pos = static_cast<pos_t>(prompt.size());

@@ -52,6 +52,8 @@ std::string render_template(const std::string & tmpl, const std::map<std::string
     return out;
 }
 
+std::string template_start(const std::string & tmpl) { return tmpl.substr(0, tmpl.find('{')); }
+
 namespace {
 std::string join(const std::vector<std::string> & v, const char * sep) {
     std::string out;

@@ -199,6 +199,12 @@ run_plan plan_run(const run_options & o) {
 
     const bool items = o.target != "users";
     const bool users = o.target != "items";
+    if (items) {
+        out.prompt_starts.push_back(template_start(t.item));
+    }
+    if (users) {
+        out.prompt_starts.push_back(template_start(t.user));
+    }
     const int64_t item_limit = o.limit == 0 ? 0 : users && items ? (o.limit + 1) / 2 : o.limit;
     const int64_t user_limit = o.limit == 0 ? 0 : users && items ? o.limit / 2 : o.limit;
     std::vector<group_plan> & plan = out.groups;
@@ -275,6 +281,12 @@ json run_pipeline(const run_options & o) {
     // The model. A record whose prompt cannot fit the context is not
     // generated: it goes to errors.jsonl with the reason, and the job goes on.
     generation_session session(o.gen);
+    for (const auto & start : rp.prompt_starts) {
+        if (const size_t n = session.add_prompt_head(start)) {
+            std::fprintf(stderr, "prompts opening \"%.40s\" share %zu tokens: decoded once per sequence and kept\n",
+                         start.c_str(), n);
+        }
+    }
     const json errors = fit_prompts(session, plan);
     folder.begin();
     folder.write_errors(errors);

@@ -114,7 +114,7 @@ void fill_pool(const generation_session & session, token_index & pool, const std
 // ---- run_folder ----
 
 run_folder::run_folder(const run_options & o, const run_plan & plan)
-    : o_(o), plan_info_{plan.settings, plan.dataset_info, plan.group_info, {}}, lock_(lock_path(o)) {
+    : o_(o), plan_info_{plan.settings, plan.dataset_info, plan.group_info, {}, {}}, lock_(lock_path(o)) {
     check_run_settings(o_.out + "/run.json", plan_info_.settings, o_.force);
 }
 
