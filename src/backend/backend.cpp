@@ -642,15 +642,12 @@ int32_t context::row_to_pad(const batch & b) {
 // copy's later cell out, and the freed cell is where the sequence's next
 // token goes. A batch gets up to 4 such copies.
 void context::decode(const batch & b) {
-    // A generated row ends the prompt its sequence was decoding.
-    for (int32_t i = 0; i < b.size(); ++i) {
-        for (int32_t k = b.seq_offsets[i]; k < b.seq_offsets[i + 1]; ++k) {
-            if (impl::prompt_cells * c = impl_->cells_of(b.seq_ids[k])) {
-                c->open = false;
-                if (static_cast<size_t>(b.positions[i]) < c->tokens.size()) {
-                    c->tokens.resize(static_cast<size_t>(b.positions[i]));
-                }
-            }
+    // A generated row ends the prompt its sequence was decoding. (It never
+    // lands among the prompt's cells: llama.cpp takes a sequence's rows only
+    // right after its last cell, and seq_rm forgets what it removes.)
+    for (const seq_id q : b.seq_ids) {
+        if (impl::prompt_cells * c = impl_->cells_of(q)) {
+            c->open = false;
         }
     }
     impl_->reference_kernels(true);
