@@ -80,17 +80,37 @@ TEST(Draft, CostModelInterpolatesAndExtrapolates) {
 }
 
 TEST(Draft, ParallelGrowsWhileTheCostPerTokenFalls) {
-    // This VM's curve (2 threads, bundled model): per token 1, 0.91, 0.68,
-    // 0.49, 0.47, 0.49 of one row at B = 1..32: B = 8 is within 10% of B = 16.
+    // A VM's curve (2 threads, bundled model): per token 1, 0.91, 0.68,
+    // 0.49, 0.47, 0.49 of one row at B = 1..32: B = 8 is within 3% of B = 16.
     dare::cost_model vm({1, 2, 4, 8, 16, 32}, {13.4, 24.4, 36.4, 52.1, 101.6, 211.7});
     EXPECT_EQ(dare::choose_parallel(vm), 8);
     EXPECT_EQ(dare::choose_parallel(vm, 4), 4);    // capped
     EXPECT_EQ(dare::choose_parallel(vm, 32, 0), 16);  // no tolerance: the cheapest
+    EXPECT_EQ(dare::choose_parallel(vm, 32, 0.01), 16);
+    // The AMD EPYC VM's (Q8_0, AVX-512 build): 3.10, 2.83 and 2.69 ms per
+    // token at 16, 32 and 64: the default reaches 64.
+    dare::cost_model epyc({1, 16, 32, 64}, {9.09, 49.6, 90.4, 172.5});
+    EXPECT_EQ(dare::choose_parallel(epyc), 64);
+    EXPECT_EQ(dare::choose_parallel(epyc, 32), 32);
     // Linear cost (nothing shared by a batch): one record at a time.
     EXPECT_EQ(dare::choose_parallel(dare::cost_model({1, 64}, {10, 640})), 1);
     // Flat cost (a GPU): as many as allowed.
     EXPECT_EQ(dare::choose_parallel(dare::cost_model({1, 64}, {10, 10}), 16), 16);
     EXPECT_EQ(dare::choose_parallel(dare::cost_model()), 1);
+}
+
+TEST(Draft, ParallelIsCappedByTheKvMemoryOfItsRecords) {
+    dare::model_info m;  // SmolLM2-135M: 30 layers, 576 wide, 9 heads, 3 of keys and values
+    m.n_layer = 30;
+    m.n_embd = 576;
+    m.n_head = 9;
+    m.n_head_kv = 3;
+    // 30 * 2 * 3 * 64 * 2 = 23040 bytes a cell; 2048 cells a record: 45 MiB.
+    const uint64_t gib = uint64_t{1} << 30;
+    EXPECT_EQ(dare::parallel_fitting_memory(m, 2048, 24 * gib), static_cast<int32_t>(6 * gib / (23040 * 2048)));
+    EXPECT_EQ(dare::parallel_fitting_memory(m, 2048, 8 * gib), 45);
+    EXPECT_EQ(dare::parallel_fitting_memory(m, 2048, 1 << 20), 1);               // never below one
+    EXPECT_EQ(dare::parallel_fitting_memory(dare::model_info{}, 2048, gib), 1);  // nothing known
 }
 
 TEST(Draft, BudgetDraftsOnlyWhereItPays) {

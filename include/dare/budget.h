@@ -42,10 +42,17 @@ class cost_model {
 // `dare run --parallel auto`: how many records to decode together, from
 // the cost curve. Per generated token a batch of B one-token rows costs
 // cost(B) / B; the choice is the smallest power of two up to `max_parallel`
-// whose cost per token is within `tolerance` (10%) of the cheapest one, so
-// that B grows only while it still pays (larger B holds more KV memory and
-// fewer records per group share a pool's growth). 1 without a curve.
-int32_t choose_parallel(const cost_model & c, int32_t max_parallel = 32, double tolerance = 0.10);
+// whose cost per token is within `tolerance` (3%, about the curve's
+// measurement noise) of the cheapest one. The curve is one sequence's rows
+// at a fixed depth; a whole job's batches of records at their own depths
+// keep getting cheaper per token up to 64 on the 2-vCPU CPUs measured
+// (docs/benchmarks.md), so the default reaches 64. 1 without a curve.
+int32_t choose_parallel(const cost_model & c, int32_t max_parallel = 64, double tolerance = 0.03);
+
+// The most records whose KV cells (`cells_per_record` each, F16 keys and
+// values of every layer) fit in a quarter of `memory_bytes`: the cap
+// `--parallel auto` puts on its choice (at least 1).
+int32_t parallel_fitting_memory(const model_info & m, uint32_t cells_per_record, uint64_t memory_bytes);
 
 // Measures decode time for batches of each size at context depth `depth`
 // (median of `reps` runs after one warm-up). Uses sequence 0 and restores it.

@@ -108,6 +108,13 @@ class generation_session {
     void guard(std::span<const token> prompt, const std::string & prompt_text, const generation_options & g,
                bool exact_until_departure, bool resumable, generation_result & r);
     speculative_decoder & strict_decoder();
+    // The batched context and decoder, made on first use and made again
+    // when a batch's records need more KV cells each than it has: every
+    // record gets its longest prompt plus --max-tokens and the draft's room,
+    // rounded up to llama.cpp's 256, and at most --ctx (a context sized for
+    // --ctx whatever the prompts would hold, and clear, several GB more than
+    // they need at B = 64).
+    batched_decoder & batched_for(size_t cells_per_record);
 
     generate_job_options o_;
     speculative_options spec_;
@@ -115,8 +122,10 @@ class generation_session {
     std::unique_ptr<context> ctx_;
     std::unique_ptr<vanilla_decoder> vanilla_;
     std::unique_ptr<speculative_decoder> spec_dec_;
-    std::unique_ptr<context> batch_ctx_;  // --parallel > 1
+    context_options batch_co_;            // --parallel > 1: the batched context's options but its size
+    std::unique_ptr<context> batch_ctx_;  // made by batched_for
     std::unique_ptr<batched_decoder> batched_;
+    uint32_t batch_cells_ = 0;                 // KV cells per record of batch_ctx_
     std::unique_ptr<std::ofstream> step_log_;  // --step-log
     std::unique_ptr<context> strict_ctx_;  // the guard's regenerations (batch-invariant layout)
     std::unique_ptr<speculative_decoder> strict_dec_;

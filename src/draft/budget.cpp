@@ -63,6 +63,18 @@ int32_t choose_parallel(const cost_model & c, int32_t max_parallel, double toler
     return 1;
 }
 
+int32_t parallel_fitting_memory(const model_info & m, uint32_t cells_per_record, uint64_t memory_bytes) {
+    const uint64_t head_dim = m.n_head > 0 ? static_cast<uint64_t>(m.n_embd / m.n_head) : 0;
+    const uint64_t per_cell = static_cast<uint64_t>(std::max(m.n_layer, 0)) * 2 *
+                              static_cast<uint64_t>(std::max(m.n_head_kv, 0)) * head_dim * 2;  // K and V, F16
+    const uint64_t per_record = per_cell * cells_per_record;
+    if (per_record == 0) {
+        return 1;
+    }
+    const uint64_t fit = memory_bytes / 4 / per_record;
+    return static_cast<int32_t>(std::clamp<uint64_t>(fit, 1, 1 << 20));
+}
+
 void cost_model::save(const std::string & path, const std::string & description) const {
     nlohmann::json j = {{"description", description}, {"sizes", sizes_}, {"ms", ms_}};
     write_file_atomically(path, j.dump(2) + "\n");

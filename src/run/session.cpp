@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "dare/budget.h"
 #include "dare/error.h"
 #include "dare/health.h"
@@ -66,13 +68,21 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
     parallel_ = o.parallel;
     if (parallel_ == 0) {
         const bool sampled = one_at_a_time(o);
+        // KV cells of B records in a quarter of this machine's memory at most.
+        const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+        const uint64_t memory = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+        const int32_t fits = memory > 0 ? parallel_fitting_memory(model_->info(), o.n_ctx, memory) : 64;
         parallel_ = sampled ? 1
                             : choose_parallel(spec_.cost.empty()
                                                   ? load_or_measure_cost_curve(*model_, o.n_threads, true, layout)
-                                                  : spec_.cost);
-        std::fprintf(stderr, "--parallel auto: %d at a time (%s)\n", parallel_,
+                                                  : spec_.cost,
+                                              std::min(64, fits));
+        std::fprintf(stderr, "--parallel auto: %d at a time (%s%s)\n", parallel_,
                      sampled ? "sampled records are decoded one at a time"
-                             : "records decoded together, from this machine's cost curve");
+                             : "records decoded together, from this machine's cost curve",
+                     !sampled && fits < 64 && parallel_ >= fits
+                         ? ", capped so that their KV cells fit in a quarter of its memory"
+                         : "");
     }
     if (!o.step_log.empty()) {  // only the header when auto chose one record at a time
         step_log_ = std::make_unique<std::ofstream>(o.step_log);
@@ -81,28 +91,40 @@ generation_session::generation_session(const generate_job_options & o) : o_(o) {
         }
         *step_log_ << "step\t" << batched_step_header << '\n';
     }
-    if (parallel_ > 1) {
-        context_options bc = co;
-        set_batched_context(bc, parallel_, o.n_ctx);
-        batch_ctx_ = std::make_unique<context>(*model_, bc);
-        batched_options bo;
-        bo.parallel = parallel_;
-        bo.spec = spec_;  // the cost curve too: the same layout
-        bo.speculate = speculative();
-        bo.insert_output = false;  // guard_and_commit inserts the text kept
-        if (step_log_) {
-            bo.on_step = [this, step = int64_t{0}](const batched_step & st) mutable {
-                *step_log_ << step++ << '\t';
-                write_batched_step(*step_log_, st);
-                *step_log_ << '\n';
-            };
-        }
-        batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
-    }
+    batch_co_ = co;
     model_name_ = std::filesystem::path(o.model).filename().string();
 }
 
 generation_session::~generation_session() = default;
+
+batched_decoder & generation_session::batched_for(size_t cells_per_record) {
+    constexpr size_t kv_pad = 256;  // llama.cpp rounds a stream's cells up to this
+    const auto cells =
+        static_cast<uint32_t>(std::min<size_t>(o_.n_ctx, (cells_per_record + kv_pad - 1) / kv_pad * kv_pad));
+    if (batched_ && cells <= batch_cells_) {
+        return *batched_;
+    }
+    batched_.reset();
+    batch_ctx_.reset();
+    context_options bc = batch_co_;
+    set_batched_context(bc, parallel_, cells);
+    batch_ctx_ = std::make_unique<context>(*model_, bc);
+    batch_cells_ = cells;
+    batched_options bo;
+    bo.parallel = parallel_;
+    bo.spec = spec_;  // the cost curve too: the same layout
+    bo.speculate = speculative();
+    bo.insert_output = false;  // guard_and_commit inserts the text kept
+    if (step_log_) {
+        bo.on_step = [this, step = int64_t{0}](const batched_step & st) mutable {
+            *step_log_ << step++ << '\t';
+            write_batched_step(*step_log_, st);
+            *step_log_ << '\n';
+        };
+    }
+    batched_ = std::make_unique<batched_decoder>(*batch_ctx_, bo);
+    return *batched_;
+}
 
 std::vector<token> generation_session::prompt_tokens(const std::string & prompt) const {
     return model_->prompt_tokens(prompt);
@@ -221,7 +243,7 @@ generation_result generation_session::generate(std::span<const token> prompt, co
 
 void generation_session::generate_many(size_t n, const std::function<record_ref(size_t)> & record,
                                        const std::function<void(size_t, generation_result &&)> & on_done) {
-    if (!batched_) {
+    if (parallel_ <= 1) {
         for (size_t i = 0; i < n; ++i) {
             throw_if_stopped();
             const record_ref r = record(i);
@@ -231,11 +253,21 @@ void generation_session::generate_many(size_t n, const std::function<record_ref(
     }
     // Batched records are greedy (strict or relaxed): no per-record seed to set.
     // pld drafts from each record's own context, so it gets no pool.
+    if (n == 0) {
+        return;
+    }
     std::vector<record_ref> refs(n);
-    batched_->run(
+    size_t longest = 0;
+    for (size_t i = 0; i < n; ++i) {
+        refs[i] = record(i);
+        longest = std::max(longest, refs[i].prompt.size());
+    }
+    // The engine's room per record: prompt, output, a draft chain and one more.
+    batched_decoder & batched =
+        batched_for(longest + static_cast<size_t>(o_.gen.max_tokens + spec_.limits.max_depth) + 1);
+    batched.run(
         n,
         [&](size_t i) {
-            refs[i] = record(i);
             return batched_record{refs[i].prompt, drafts_from_pool() ? refs[i].pool : nullptr};
         },
         o_.gen,
@@ -284,7 +316,7 @@ json generation_session::record_fields(const generation_result & r) const {
     if (r.guard) {
         j["guard"] = r.guard;
     }
-    if (spec_dec_ && !batched_ && spec_.verify.mode != verify_mode::sample) {
+    if (spec_dec_ && parallel_ <= 1 && spec_.verify.mode != verify_mode::sample) {
         j["draft_estimate"] = {spec_dec_->estimate().predicted, spec_dec_->estimate().accepted};
     }
     return j;
@@ -302,7 +334,7 @@ void generation_session::restore_draft_estimate(const std::vector<json> & writte
         return;
     }
     const auto it = written.back().find("draft_estimate");
-    if (!spec_dec_ || batched_ || it == written.back().end() || !it->is_array() || it->size() != 2 ||
+    if (!spec_dec_ || parallel_ > 1 || it == written.back().end() || !it->is_array() || it->size() != 2 ||
         !(*it)[0].is_number() || !(*it)[1].is_number()) {
         return;
     }
