@@ -14,7 +14,9 @@
 # use bench/templates/instructions-first.json (llama.cpp's take their prompts
 # from vanilla-seq-ifirst's run of the first repetition, the others' from
 # vanilla-seq's: list that configuration before them).
-# Results: bench/results/<host>-<date>-job.{md,tsv}; run folders in out/job/.
+# Results: bench/results/<host>-<date>-job.{md,tsv} (-2, -3, ... when that
+# day already has one; the .md opens with the command and commit); run
+# folders in out/job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-200}"; REPS="${2:-2}"; THREADS="${3:-2}"; TOKENS="${4:-128}"
@@ -113,5 +115,11 @@ for REP in $(seq 1 "$REPS"); do
     done
   done
 done
-python3 bench/job_table.py "$W" "$TIMES" $CONFIGS | tee "bench/results/$STAMP-job.md"
-cp "$TIMES" "bench/results/$STAMP-job.tsv"
+# A result file of the same machine and day is kept: this run gets -2, -3, ...
+OUTF="bench/results/$STAMP-job"
+for k in $(seq 2 99); do [ -e "$OUTF.md" ] || break; OUTF="bench/results/$STAMP-job-$k"; done
+{
+  echo "# CONFIGS=\"$CONFIGS\" bench/job.sh $RECORDS $REPS $THREADS $TOKENS at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d)"
+  python3 bench/job_table.py "$W" "$TIMES" $CONFIGS
+} | tee "$OUTF.md"
+cp "$TIMES" "$OUTF.tsv"
