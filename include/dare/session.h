@@ -109,11 +109,12 @@ class generation_session {
                bool exact_until_departure, bool resumable, generation_result & r);
     speculative_decoder & strict_decoder();
     // The batched context and decoder, made on first use and made again
-    // when a batch's records need more KV cells each than it has: every
-    // record gets its longest prompt plus --max-tokens and the draft's room,
-    // rounded up to llama.cpp's 256, and at most --ctx (a context sized for
-    // --ctx whatever the prompts would hold, and clear, several GB more than
-    // they need at B = 64).
+    // when a call's records need more KV cells each than it has. Each
+    // record's stream gets `cells_per_record` (the call's longest prompt,
+    // --max-tokens and a draft chain) rounded up to llama.cpp's 256, at
+    // most --ctx: llama.cpp allocates and clears the whole context up
+    // front, and 64 streams of --ctx 2048 cells are 3 GB for the default
+    // model where its item prompts need 256 cells each.
     batched_decoder & batched_for(size_t cells_per_record);
 
     generate_job_options o_;
