@@ -132,7 +132,11 @@ def test_one_session_from_two_threads_writes_the_texts_of_one_call():
 def test_ctrl_c_raises_keyboard_interrupt_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "run"
     opts = dict(limit=10, max_tokens=48, threads=2, verify="strict", parallel=1)
-    script = ("import sys, dare\n"
+    # Python's own Ctrl-C handler, as in an interactive session: a shell
+    # that starts this suite in the background has SIGINT ignored, and an
+    # ignored signal stays ignored across exec (and in dare's calls).
+    script = ("import signal, sys, dare\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               "try:\n"
               f"    dare.run(sys.argv[1], **{opts!r})\n"
               "except KeyboardInterrupt:\n"
