@@ -16,10 +16,12 @@
 #include <thread>
 
 #include "dare/batched.h"
+#include "dare/cli_options.h"
 #include "dare/dataset.h"
 #include "dare/jsonl.h"
 #include "dare/paths.h"
 #include "dare/pipeline.h"
+#include "dare/run_folder.h"
 #include "dare/text_metrics.h"
 #include "test_util.h"
 
@@ -411,6 +413,55 @@ TEST(Pipeline, TemplateOpeningsAreKeptBetweenRecords) {
         }
     }
     EXPECT_EQ(compare_runs(t / "one", t / "batched", 8), 8u);
+}
+
+TEST(Pipeline, AWorkerCutsPromptsAsTheRunDoes) {
+    // run_worker (the Ray actors' engine) registers the templates' openings
+    // as `dare run` does: its sequences keep them, and its strict texts are
+    // the CLI's.
+    temp_dir t;
+    write_file(
+        t / "templates.json",
+        R"({"item": "Describe the attributes of the movie named at the end, and introduce it. The movie: {title}.",)"
+        R"( "user": "Given {profile} movie viewing history over time: {history}."})");
+    const std::vector<std::string> args = {
+        "--limit",  "6",      "--max-tokens", "16", "--threads", "2",     "--ctx",       "1024",
+        "--verify", "strict", "--parallel",   "1",  "--target",  "items", "--templates", t / "templates.json"};
+    std::string cli = "run --out " + t / "cli";
+    for (const auto & a : args) {
+        cli += " " + a;
+    }
+    const auto r = run_dare(cli);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::map<std::string, std::string> want;
+    for (const auto & j : read_records(t / "cli/knowledge.jsonl")) {
+        want[dare::record_key(j)] = j["text"];
+    }
+    std::vector<std::string> wargs = {"--out", t / "worker"};
+    wargs.insert(wargs.end(), args.begin(), args.end());
+    const dare::run_options o = dare::parse_run_options(wargs);
+    const dare::run_plan plan = dare::plan_run(o);
+    dare::run_worker w(o);
+    size_t records = 0;
+    for (const auto & g : plan.groups) {
+        std::vector<std::string> keys;
+        for (const auto & rec : g.records) {
+            keys.push_back(rec.kind + ":" + rec.id);
+        }
+        const auto out = w.generate(keys, w.group_pool(g.kind, g.name, {}));
+        ASSERT_EQ(out.records.size(), keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+            const auto & j = out.records[i];
+            EXPECT_EQ(j["text"], want[keys[i]]) << keys[i];
+            // The worker's one sequence keeps the opening from its last prompt.
+            if (records + i > 0) {
+                EXPECT_GE(j["prompt_tokens_reused"].get<int64_t>(), static_cast<int64_t>(dare::model::kMinPromptHead))
+                    << keys[i];
+            }
+        }
+        records += keys.size();
+    }
+    EXPECT_EQ(records, want.size());
 }
 
 TEST(Pipeline, TopItemsAndTestFractionShapeTheRecords) {

@@ -32,6 +32,10 @@ std::string pool_stem(const std::string & rundir, const std::string & kind, cons
 // one errors.jsonl row for each removed record (kind, id, group, phase,
 // prompt_tokens, error).
 json fit_prompts(const generation_session & session, std::vector<group_plan> & plan);
+// Registers the plan's template openings (run_plan::prompt_starts) with the
+// session's model (model::add_prompt_head), saying on stderr which ones are
+// kept between records: `dare run` and every run_worker cut prompts alike.
+void register_prompt_openings(generation_session & session, const run_plan & plan);
 
 // The knowledge record `dare run` writes for a planned record once
 // generated: kind, id, group, phase, prompt, the session's record fields,

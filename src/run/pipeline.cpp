@@ -281,12 +281,7 @@ json run_pipeline(const run_options & o) {
     // The model. A record whose prompt cannot fit the context is not
     // generated: it goes to errors.jsonl with the reason, and the job goes on.
     generation_session session(o.gen);
-    for (const auto & start : rp.prompt_starts) {
-        if (const size_t n = session.add_prompt_head(start)) {
-            std::fprintf(stderr, "prompts opening \"%.40s\" share %zu tokens: decoded once per sequence and kept\n",
-                         start.c_str(), n);
-        }
-    }
+    register_prompt_openings(session, rp);
     const json errors = fit_prompts(session, plan);
     folder.begin();
     folder.write_errors(errors);

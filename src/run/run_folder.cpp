@@ -80,6 +80,15 @@ json fit_prompts(const generation_session & session, std::vector<group_plan> & p
     return errors;
 }
 
+void register_prompt_openings(generation_session & session, const run_plan & plan) {
+    for (const auto & start : plan.prompt_starts) {
+        if (const size_t n = session.add_prompt_head(start)) {
+            std::fprintf(stderr, "prompts opening \"%.40s\" share %zu tokens: decoded once per sequence and kept\n",
+                         start.c_str(), n);
+        }
+    }
+}
+
 json run_record(const generation_session & session, const planned_record & r, const generation_result & res) {
     json rec = {{"kind", r.kind}, {"id", r.id}, {"group", r.group}, {"phase", r.phase}, {"prompt", r.prompt}};
     rec.update(session.record_fields(res));
@@ -230,6 +239,7 @@ json run_folder::finish() const {
 
 run_worker::run_worker(const run_options & o)
     : o_(o), plan_(plan_run(o)), session_(o.gen), errors_(fit_prompts(session_, plan_.groups)) {
+    register_prompt_openings(session_, plan_);
     for (const auto & gp : plan_.groups) {
         for (const auto & r : gp.records) {
             by_key_[r.kind + ":" + r.id] = &r;
