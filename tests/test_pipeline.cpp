@@ -304,9 +304,35 @@ TEST(Pipeline, ResumedRelaxedRunRebuildsItsPools) {
                                   "relaxed");
 }
 
-TEST(Pipeline, WarmupPromptsUseTheEarlierHalfOfTheHistory) {
-    // A warm-up user prompt stands for yesterday's knowledge: the earlier
-    // half of the history, then capped to the latest --history-max of it.
+TEST(Pipeline, WarmupRecordsHaveThePromptsOfEveryOtherMode) {
+    // The warm-up only orders a group's records (its first share fills the
+    // pool): every record keeps the prompt plain decoding gives it, so a
+    // user's knowledge is written from the whole (latest --history-max)
+    // history and every mode runs the same job.
+    dare::run_options o = dare::default_run_options();
+    o.target = "users";
+    o.limit = 12;
+    auto prompts = [](const dare::run_plan & plan, int64_t & warm) {
+        std::map<std::string, std::string> out;
+        for (const auto & gp : plan.groups) {
+            warm += gp.warmup;
+            for (const auto & r : gp.records) {
+                out[r.id] = r.prompt;
+            }
+        }
+        return out;
+    };
+    int64_t warm_dare = 0, warm_vanilla = 0;
+    const auto dare_prompts = prompts(dare::plan_run(o), warm_dare);
+    o.gen.mode = "vanilla";
+    const auto vanilla_prompts = prompts(dare::plan_run(o), warm_vanilla);
+    EXPECT_GT(warm_dare, 0);
+    EXPECT_EQ(warm_vanilla, 0);
+    EXPECT_EQ(dare_prompts.size(), 12u);
+    EXPECT_EQ(dare_prompts, vanilla_prompts);
+    EXPECT_EQ(dare::plan_run(o).settings["warmup_history"], "whole");
+    // The earlier half remains for the warm-up records of run folders made
+    // before that setting (dare eval health re-measures their grounding).
     const std::vector<int32_t> h = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     auto of = [](std::span<const int32_t> s) { return std::vector<int32_t>(s.begin(), s.end()); };
     EXPECT_EQ(of(dare::prompt_history(h, true, 0)), (std::vector<int32_t>{1, 2, 3, 4, 5}));
@@ -576,8 +602,7 @@ TEST(Pipeline, RecordsThatCannotBeGeneratedGoToErrorsJsonl) {
 // decoding settings are refused, naming them.
 TEST(Pipeline, ReuseFromGeneratesOnlyChangedRecords) {
     temp_dir t;
-    // Without a warm-up phase (a warm-up user's prompt is built from half the
-    // history, so it would count as changed: a reusing run has no warm-up).
+    // Without a warm-up phase (a reusing run has none).
     const std::string common = " --limit 10 --max-tokens 8 --threads 2 --verify strict --warmup-fraction 0";
     ASSERT_EQ(run_dare("run --out " + t / "old" + common).exit_code, 0);
     const auto old = read_records(t / "old/knowledge.jsonl");

@@ -3,9 +3,8 @@
 //
 // Plan: load the dataset; group users (collaborative) and items (attribute),
 // or randomly, or not at all; pick the records (all, or a seeded sample of
-// --limit); generate every group's warm-up share first (items: the same
-// prompts; users: prompts from the earlier half of their history, as
-// yesterday's knowledge would be) and then the rest, every prompt and output
+// --limit); generate every group's warm-up share first (the records' own
+// prompts, as in every mode: only the order differs) and then the rest, every prompt and output
 // going into its group's pool as it completes; with --parallel B a batch
 // takes records of several groups, each drafting from its own group's pool. --pool-from OLD_RUNDIR seeds
 // each group's pool from an earlier run's knowledge of the same group and
@@ -99,8 +98,8 @@ struct run_plan {
 
 // What `dare run` will do, without a model and without writing anything:
 // checks the options, loads the dataset, templates and genre map, groups and
-// samples the records and writes their prompts (warm-up records' from the
-// earlier half of the history). Logs the dataset and groups to stderr.
+// samples the records and writes their prompts. Logs the dataset and groups
+// to stderr.
 // Throws dare::error on bad options or input.
 run_plan plan_run(const run_options & o);
 
@@ -117,8 +116,10 @@ using record_source = std::function<void(const std::function<void(const json &, 
 json summarize_records(const std::string & rundir, const record_source & each);
 
 // The ratings a user prompt lists from the user's history (as the run sees
-// it): its earlier half for a warm-up record, then the last history_max.
-std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool warmup, int history_max);
+// it): the last history_max of it, or of its earlier half with earlier_half
+// (the warm-up user prompts of run folders made before run.json's
+// "warmup_history" setting).
+std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool earlier_half, int history_max);
 
 // `dare eval health RUNDIR`: every record's health measured again with the
 // current definitions (health.h), grounded against the run's dataset (from

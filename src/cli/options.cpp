@@ -207,8 +207,7 @@ void add_run_options(CLI::App * c, run_options & o) {
     c->add_option("--user-groups", o.user_groups, "k of the user k-means")->check(CLI::Range(1, 1000))->capture_default_str();
     c->add_option("--genre-groups", o.genre_groups, "JSON {\"Genre\": \"group\"} replacing the default MovieLens map");
     c->add_option("--warmup-fraction", o.warmup_fraction,
-                  "Share of each group generated first to warm its pool (users: from the earlier half of their "
-                  "history)")
+                  "Share of each group generated first to warm its pool (the same prompts, only earlier)")
         ->check(CLI::Range(0.0, 0.99))
         ->capture_default_str();
     c->add_option("--history-max", o.history_max, "Most recent ratings kept in a user prompt")

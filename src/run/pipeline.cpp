@@ -60,6 +60,7 @@ json settings_of(const run_options & o, const dataset & d) {
               {"genre_groups", o.genre_groups.empty() ? std::string("default") : read_file_bytes(o.genre_groups)},
               {"warmup_fraction", o.warmup_fraction},
               {"history_max", o.history_max},
+              {"warmup_history", "whole"},
               {"templates", o.templates.empty() ? std::string("kar") : read_file_bytes(o.templates)},
               {"pool_from", o.pool_from.empty() ? std::string() : fs::weakly_canonical(o.pool_from).string()},
               {"seed", o.seed},
@@ -135,7 +136,7 @@ std::vector<group_plan> plan_kind(const std::string & kind, const dataset & d, c
                 p.ground = item_grounding(d.items[i]);
             } else {
                 p.id = d.users[i].id;
-                const auto h = prompt_history(hist[i], p.phase == "warmup", o.history_max);
+                const auto h = prompt_history(hist[i], false, o.history_max);
                 p.prompt = user_prompt(t, d, i, h, o.history_max);
                 p.ground = user_grounding(d, h);
             }
@@ -380,8 +381,8 @@ json run_pipeline(const run_options & o) {
     return folder.finish();
 }
 
-std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool warmup, int history_max) {
-    if (warmup && history.size() > 1) {  // yesterday's knowledge: the earlier half of the history
+std::span<const int32_t> prompt_history(std::span<const int32_t> history, bool earlier_half, int history_max) {
+    if (earlier_half && history.size() > 1) {
         history = history.first(history.size() / 2);
     }
     if (history_max > 0 && history.size() > static_cast<size_t>(history_max)) {
@@ -400,6 +401,9 @@ json reassess_health(const std::string & rundir, const std::string & dataset_dir
     const dataset d = load_dataset(dir);
     const auto hist = run_histories(d, settings.value("top_items", 0), settings.value("test_fraction", 0.0));
     const int history_max = settings.value("history_max", 30);
+    // Runs made before "warmup_history" wrote warm-up user prompts from the
+    // earlier half of the history.
+    const bool legacy_warmup = !settings.contains("warmup_history");
     std::map<std::string, int32_t> item_of, user_of;
     for (size_t i = 0; i < d.items.size(); ++i) {
         item_of[d.items[i].id] = static_cast<int32_t>(i);
@@ -419,8 +423,8 @@ json reassess_health(const std::string & rundir, const std::string & dataset_dir
             ref = item_grounding(d.items[static_cast<size_t>(item_of[id])]);
         } else if (kind == "user" && user_of.count(id)) {
             const int32_t u = user_of[id];
-            ref = user_grounding(d, prompt_history(hist[static_cast<size_t>(u)], j.value("phase", "") == "warmup",
-                                                   history_max));
+            ref = user_grounding(d, prompt_history(hist[static_cast<size_t>(u)],
+                                                   j.value("phase", "") == "warmup" && legacy_warmup, history_max));
         } else {
             throw error_at(path, line, kind + " " + id + " is not in the dataset " + dir);
         }

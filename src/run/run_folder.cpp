@@ -20,10 +20,10 @@ namespace {
 // Settings that choose records and write their prompts: they may differ
 // between a run and the run it reuses (the prompt comparison covers them).
 bool shapes_records_only(const std::string & key) {
-    static const std::set<std::string> keys = {"dataset", "dataset_format", "target", "limit", "top_items",
-                                               "test_fraction", "grouping", "user_groups", "genre_groups",
-                                               "warmup_fraction", "history_max", "templates", "pool_from",
-                                               "reuse_from", "seed"};
+    static const std::set<std::string> keys = {"dataset",      "dataset_format",  "target",         "limit",
+                                               "top_items",    "test_fraction",   "grouping",       "user_groups",
+                                               "genre_groups", "warmup_fraction", "warmup_history", "history_max",
+                                               "templates",    "pool_from",       "reuse_from",     "seed"};
     return keys.count(key) != 0;
 }
 
