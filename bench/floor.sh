@@ -22,13 +22,13 @@
 # already has one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 JOB="${1:-out/job}"; THREADS="${2:-2}"; SMALL="${SMALL:-64}"
 DARE_BUILD_DIR="${DARE_BUILD_DIR:-build-server}" scripts/build.sh -DDARE_LLAMA_SERVER=ON -DDARE_BUILD_TESTS=OFF
 B="${DARE_BUILD_DIR:-build-server}"
 cmake --build "$B" --target llama-bench llama-batched-bench -j"$(nproc)" >/dev/null
 DARE="$B/tools/dare/dare"
 MODEL="${DARE_MODEL:-$("$DARE" --version | sed -n 's/^default model: //p')}"
-STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 ROWS=()
 for KIND in items users; do
   F="$JOB/vanilla-seq-r1-$KIND/knowledge.jsonl"
@@ -45,13 +45,13 @@ print(len(rs), round(sum(r["prompt_tokens"] for r in rs) / len(rs)), round(sum(r
   # --parallel on this machine) in one batch: a step's cost split into a
   # part per row and a fixed part (what a step costs beyond its rows).
   read -r TG TG_SMALL < <("$B/bin/llama-batched-bench" -m "$MODEL" -t "$THREADS" -tb "$THREADS" -fa on \
-    -c $((N * CELLS)) -b 2048 -ub 512 -npp "$P" -ntg "$T" -npl "$N,$SMALL" 2>&1 |
+    -c $((N * CELLS)) -b 2048 -ub 512 -npp "$P" -ntg "$T" -npl "$N$([ "$N" -gt "$SMALL" ] && echo ",$SMALL")" 2>&1 |
     awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {gsub(/ /, "", $8); printf "%s ", $8} END {print ""}')
-  [ -n "$TG_SMALL" ] || { echo "floor.sh: llama-batched-bench gave no result" >&2; exit 1; }
+  [ -n "$TG" ] || { echo "floor.sh: llama-batched-bench gave no result" >&2; exit 1; }
+  TG_SMALL="${TG_SMALL:-$TG}"  # N <= SMALL: the job is one batch of SMALL or fewer
   ROWS+=("$KIND $N $P $T $PP $TG $TG_SMALL")
 done
-OUTF="bench/results/$STAMP-floor"
-for k in $(seq 2 99); do [ -e "$OUTF.md" ] || break; OUTF="bench/results/$STAMP-floor-$k"; done
+OUTF="$(result_stem floor)"
 {
   echo "# bench/floor.sh $JOB $THREADS at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), model $(basename "$MODEL"), $(date -u +%Y-%m-%d)"
   echo
@@ -79,9 +79,10 @@ for row in sys.argv[3:]:
     prefill = n * p / pp_ts
     # step(rows) = fixed + rows * per_row, from the two batch sizes' steps
     step_n, step_small = tg_s / t, tg_small / t
-    per_row = (step_n - step_small) / (n - small)
-    fixed = max(0.0, step_small - small * per_row)
-    steps = n * t / small  # steps of a job of n records decoded `small` at a time
+    # (n <= small: one batch size measured, no split; the bound is left out)
+    per_row = (step_n - step_small) / (n - small) if n > small else float("nan")
+    fixed = max(0.0, step_small - small * per_row) if n > small else 0.0
+    steps = n * t / min(n, small)  # steps of a job of n records decoded `small` at a time
     save = fixed * steps   # a draft removes a step, not a row: at most every step's fixed part
     tot[0] += prefill
     tot[1] += tg_s
@@ -92,7 +93,7 @@ for row in sys.argv[3:]:
         jobs[c] += w
         cells += f" {w:.1f} | {w / (prefill + tg_s):.2f} |"
     print(f"| {kind} | {n} | {p} | {t} | {prefill:.1f} | {tg_s:.1f} | {prefill + tg_s:.1f} | "
-          f"{1e3 / pp_ts:.2f} | {1e3 * step_n / n:.2f} | {1e3 * step_small / small:.2f} | {1e3 * fixed:.1f} | "
+          f"{1e3 / pp_ts:.2f} | {1e3 * step_n / n:.2f} | {1e3 * step_small / min(n, small):.2f} | {1e3 * fixed:.1f} | "
           f"{save:.1f} |" + cells)
 floor = tot[0] + tot[1]
 print(f"| both | | | | {tot[0]:.1f} | {tot[1]:.1f} | {floor:.1f} | | | | | {tot[2]:.1f} |"

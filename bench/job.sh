@@ -19,6 +19,7 @@
 # folders in out/job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RECORDS="${1:-200}"; REPS="${2:-2}"; THREADS="${3:-2}"; TOKENS="${4:-128}"
 HALF=$((RECORDS / 2))
 DARE_BUILD_DIR="${DARE_BUILD_DIR:-build-server}" scripts/build.sh -DDARE_LLAMA_SERVER=ON -DDARE_BUILD_TESTS=OFF
@@ -29,7 +30,6 @@ SERVER="$B/bin/llama-server"
 MODEL="${DARE_MODEL:-$("$DARE" --version | sed -n 's/^default model: //p')}"  # the default model build
 W=out/job
 mkdir -p "$W" bench/results
-STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 TIMES="$W/times.tsv"
 : > "$TIMES"
 Q8="${DARE_CACHE:-$HOME/.cache/dare}/models/SmolLM2-135M-Instruct.Q8_0.gguf"
@@ -115,9 +115,7 @@ for REP in $(seq 1 "$REPS"); do
     done
   done
 done
-# A result file of the same machine and day is kept: this run gets -2, -3, ...
-OUTF="bench/results/$STAMP-job"
-for k in $(seq 2 99); do [ -e "$OUTF.md" ] || break; OUTF="bench/results/$STAMP-job-$k"; done
+OUTF="$(result_stem job)"
 {
   echo "# CONFIGS=\"$CONFIGS\" bench/job.sh $RECORDS $REPS $THREADS $TOKENS at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d)"
   python3 bench/job_table.py "$W" "$TIMES" $CONFIGS

@@ -14,6 +14,16 @@ q4_0_bench_env() {
   STAMP="$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)"
 }
 
+# result_stem NAME: bench/results/<host>-<date>-NAME, or -NAME-2, -3, ...
+# when that machine and day already have NAME.md (earlier results are kept).
+result_stem() {
+  local stem k
+  stem="bench/results/$(hostname -s 2>/dev/null || echo machine)-$(date -u +%Y-%m-%d)-$1"
+  local base="$stem"
+  for k in $(seq 2 99); do [ -e "$stem.md" ] || break; stem="$base-$k"; done
+  echo "$stem"
+}
+
 # prepare_peer_sets: the item and user sets of bench/peers.sh (item prompts
 # and warm pool as bench/items.sh's; 13 user prompts, 64 other users' knowledge
 # for the user pool).

@@ -4,8 +4,8 @@
 // Plan: load the dataset; group users (collaborative) and items (attribute),
 // or randomly, or not at all; pick the records (all, or a seeded sample of
 // --limit); generate every group's warm-up share first (the records' own
-// prompts, as in every mode: only the order differs) and then the rest, every prompt and output
-// going into its group's pool as it completes; with --parallel B a batch
+// prompts, as in every mode: only the order differs) and then the rest,
+// every prompt and output going into its group's pool as it completes; with --parallel B a batch
 // takes records of several groups, each drafting from its own group's pool. --pool-from OLD_RUNDIR seeds
 // each group's pool from an earlier run's knowledge of the same group and
 // skips the warm-up phase. --top-items N restricts items to the N most-rated
